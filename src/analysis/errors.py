@@ -1,0 +1,47 @@
+"""Named exceptions and warnings. Every message says what to do next."""
+
+from __future__ import annotations
+
+
+class AnalysisError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class ConfigError(AnalysisError, ValueError):
+    """A parameter or YAML config value is invalid."""
+
+
+class DataContractError(AnalysisError, ValueError):
+    """Input data breaks the data contract (docs/data_contract.md)."""
+
+
+class ValidationFailed(DataContractError):
+    """Lazy validation found problems; ``report`` holds every one of them."""
+
+    def __init__(self, report):
+        self.report = report
+        super().__init__(report.to_text())
+
+
+class MissingTableError(DataContractError):
+    """An optional table an analysis needs is absent; the analysis should skip with a note."""
+
+
+class InsufficientDataError(AnalysisError, ValueError):
+    """Too little or degenerate data to estimate what was asked (no events, one class, ...)."""
+
+
+class ConvergenceError(AnalysisError, RuntimeError):
+    """An optimiser did not converge."""
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An optimiser converged with caveats (for example a singular Hessian)."""
+
+
+class PipelineError(AnalysisError, RuntimeError):
+    """A notebook of the pipeline failed; the message names the notebook and the cell error."""
+
+
+class RunLockedError(PipelineError):
+    """Another run holds the lock on the same output folder."""

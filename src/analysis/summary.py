@@ -1,0 +1,35 @@
+"""One summary shape for every fitted model, so the report renders any of them the same way.
+
+Columns: ``estimate, std_error, lower_95, upper_95, z, p`` (indexed by ``factor``), plus an
+optional plain-language ``sentence``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SUMMARY_COLUMNS = ["estimate", "std_error", "lower_95", "upper_95", "z", "p"]
+Z_95 = float(stats.norm.ppf(0.975))
+
+
+def summary_frame(names, estimates, std_errors=None, lower=None, upper=None, null_value=0.0) -> pd.DataFrame:
+    """Build the standard summary table.
+
+    Intervals default to Wald intervals ``estimate ± 1.96 SE``; pass ``lower``/``upper`` for
+    others (bootstrap, profile). ``z`` and ``p`` test ``estimate == null_value`` and are NaN
+    when no standard error is known.
+    """
+    est = np.asarray(estimates, dtype=float)
+    se = np.full_like(est, np.nan) if std_errors is None else np.asarray(std_errors, dtype=float)
+    lo = est - Z_95 * se if lower is None else np.asarray(lower, dtype=float)
+    hi = est + Z_95 * se if upper is None else np.asarray(upper, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (est - null_value) / se
+    p = 2 * stats.norm.sf(np.abs(z))
+    frame = pd.DataFrame(
+        {"estimate": est, "std_error": se, "lower_95": lo, "upper_95": hi, "z": z, "p": p},
+        index=pd.Index(list(names), name="factor"),
+    )
+    return frame

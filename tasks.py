@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set-up and entry points that need nothing but Python 3.11+ and git.
+
+    python3 tasks.py run     # create .venv from the lock if needed, make the sample data if
+                             # missing, run the whole notebook pipeline, print the report path
+    python3 tasks.py test    # create .venv if needed, run the whole test suite
+    python3 tasks.py lab     # open JupyterLab on notebooks/ with the project kernel
+    python3 tasks.py bench   # benchmarks of the foundation (sample generation, feature build)
+
+Standard library only: it runs before any dependency is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".installed-lock-sha256"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def sh(*args: str | Path, **kwargs) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT, **kwargs)
+
+
+def lock_digest() -> str:
+    return hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create or refresh .venv so that it matches requirements.lock exactly."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == lock_digest():
+        return
+    if not PYTHON.exists():
+        print(f"Creating the environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", LOCK)
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", ".")
+    sh(BIN / "analysis", "kernel")
+    STAMP.write_text(lock_digest())
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command not in {"run", "test", "lab", "bench", "setup"}:
+        print(__doc__)
+        return 0 if command in {"help", "-h", "--help"} else 2
+    ensure_venv()
+    try:
+        if command == "run":
+            sample = ROOT / "data" / "sample"
+            if not (sample / "accounts.parquet").exists():
+                sh(BIN / "analysis", "sample", "--out", sample)
+            sh(BIN / "analysis", "run", "--data", sample, *rest)
+        elif command == "test":
+            sh(PYTHON, "-m", "pytest", *(rest or ["-n", "2"]))
+        elif command == "lab":
+            sh(BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *rest)
+        elif command == "bench":
+            sh(BIN / "analysis", "bench", *rest)
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

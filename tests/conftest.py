@@ -1,0 +1,25 @@
+"""Shared fixtures: small synthetic books generated once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.synth import generate_book
+
+SMALL_ACCOUNTS = 1500
+SMALL_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def small_book_dir(tmp_path_factory):
+    """A 1,500-account synthetic book (Parquet) with its ground_truth.json. Treat as read-only."""
+    path = tmp_path_factory.mktemp("small_book")
+    generate_book(path, n_accounts=SMALL_ACCOUNTS, seed=SMALL_SEED)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_book(small_book_dir):
+    from analysis.io import load_book
+
+    return load_book(small_book_dir)

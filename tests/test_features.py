@@ -1,0 +1,133 @@
+"""As-of features: no leakage, same answer from every storage format, same definitions as the truth."""
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import features
+from analysis.errors import InsufficientDataError, MissingTableError
+from analysis.io import export_duckdb, load_book, write_book
+
+AS_OF = "2024-07-01"
+
+
+def _mask_after(folder, out, as_of):
+    """Copy a book keeping only what was known before ``as_of``: rows dated on or after it are
+    deleted, and later facts on earlier rows (closing dates, payments, renewal outcomes) blanked."""
+    cut = pd.Timestamp(as_of)
+    book = load_book(folder)
+    tables = {name: book.df(name) for name in book.tables}
+    acc = tables["accounts"]
+    tables["accounts"] = acc[acc["first_seen"] < cut]
+    k = tables["contracts"]
+    k = k[k["start"] < cut].copy()
+    k.loc[k["end"] >= cut, "renewal_outcome"] = "open"
+    tables["contracts"] = k
+    o = tables["orders"]
+    o = o[o["date"] < cut].copy()
+    o.loc[o["paid_date"] >= cut, "paid_date"] = pd.NaT
+    tables["orders"] = o
+    t = tables["tickets"]
+    t = t[t["opened"] < cut].copy()
+    t.loc[t["closed"] >= cut, "closed"] = pd.NaT
+    tables["tickets"] = t
+    for name in ("usage", "surveys", "engagements"):
+        tables[name] = tables[name][tables[name]["date"] < cut]
+    write_book(tables, out)
+    shutil.copy(folder / "extract.json", out / "extract.json")
+    return out
+
+
+def test_deleting_every_row_after_as_of_leaves_features_identical(small_book_dir, small_book, tmp_path):
+    full = features.build_features(small_book, AS_OF)
+    masked = features.build_features(load_book(_mask_after(small_book_dir, tmp_path / "masked", AS_OF)), AS_OF)
+    pd.testing.assert_frame_equal(full, masked, check_dtype=False)
+
+
+def test_the_leakage_test_can_fail(small_book_dir, small_book, tmp_path):
+    """Guard on the guard: a feature that peeks past as-of is caught by the comparison above."""
+    masked_book = load_book(_mask_after(small_book_dir, tmp_path / "masked", AS_OF))
+    peek = "SELECT account_id, count(*) AS n FROM orders GROUP BY account_id ORDER BY account_id"
+    assert not small_book.sql(peek).equals(masked_book.sql(peek))
+
+
+def test_csv_parquet_and_duckdb_give_identical_features(small_book_dir, small_book, tmp_path):
+    tables = {name: small_book.df(name) for name in small_book.tables}
+    write_book(tables, tmp_path / "csv", fmt="csv")
+    shutil.copy(small_book_dir / "extract.json", tmp_path / "csv" / "extract.json")
+    db = export_duckdb(small_book, tmp_path / "book.duckdb")
+    shutil.copy(small_book_dir / "extract.json", tmp_path / "extract.json")
+    reference = features.build_features(small_book, AS_OF)
+    for source in (tmp_path / "csv", db):
+        other = features.build_features(load_book(source), AS_OF)
+        pd.testing.assert_frame_equal(reference, other, check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+def test_contract_features_match_the_generators_truth(small_book_dir, small_book):
+    """The renewal drivers as the generator planted them equal the features the analyses see."""
+    table = features.build_contract_features(small_book, lead_days=90)
+    truth = pd.read_csv(small_book_dir / "ground_truth_decisions.csv", parse_dates=["end", "cutoff"])
+    merged = table.reset_index().merge(truth, on=["account_id", "end"], suffixes=("", "_true"))
+    assert merged[["account_id", "end"]].drop_duplicates().shape[0] == len(truth)
+    for column in ("attended_seminar_12m", "webinars_12m", "adoption_90d", "adoption_trend",
+                   "open_severe_tickets", "nps_latest", "payment_delay_days", "product_lines", "renewed"):
+        np.testing.assert_allclose(merged[column].astype(float), merged[f"{column}_true"].astype(float),
+                                   atol=1e-9, err_msg=column)
+
+
+def test_contract_features_respect_decided_before(small_book):
+    table = features.build_contract_features(small_book, decided_before=AS_OF)
+    assert (table["end"] < pd.Timestamp(AS_OF)).all()
+    assert (table["cutoff"] == table["end"] - pd.Timedelta(days=90)).all()
+
+
+def test_feature_values_on_a_hand_checked_account(small_book):
+    feats = features.build_features(small_book, AS_OF)
+    account = feats[feats["frequency"] >= 2].index[0]
+    orders = small_book.df("orders").query("account_id == @account and date < @AS_OF")
+    days = orders.groupby("date")["amount"].sum().sort_index()
+    row = feats.loc[account]
+    assert row["frequency"] == len(days) - 1
+    assert row["recency_days"] == (days.index[-1] - days.index[0]).days
+    assert row["T_days"] == (pd.Timestamp(AS_OF) - days.index[0]).days - 1
+    assert row["monetary_value"] == pytest.approx(days.iloc[1:].mean())
+
+
+def test_outcomes_come_from_after_as_of(small_book):
+    out = features.build_outcomes(small_book, AS_OF)
+    assert (out["next_renewal_date"] >= pd.Timestamp(AS_OF)).all()
+    churned = out[out["churned"]]
+    assert (churned["churn_date"] > pd.Timestamp(AS_OF)).all()
+    assert (out["duration_days"] > 0).all()
+    assert set(out["renewed_next"].dropna().unique()) <= {0.0, 1.0}
+    assert out["window_complete"].all()
+    # Every account active at as-of has an outcome row; churned accounts are not in it.
+    feats = features.build_features(small_book, AS_OF)
+    assert set(out.index) == set(feats.index[feats["is_active"]])
+
+
+def test_lifetimes_known_at_as_of(small_book):
+    life = features.account_lifetimes(small_book, AS_OF)
+    assert (life.loc[life["event"] == 1, "end_or_censor"] <= pd.Timestamp(AS_OF)).all()
+    assert (life["duration_days"] > 0).all()
+
+
+def test_default_as_of_is_the_day_after_the_latest_date(small_book):
+    assert features.resolve_as_of(small_book, None) == dt.date(2026, 1, 1)
+
+
+def test_missing_optional_table_gives_empty_columns_not_a_crash(small_book_dir, tmp_path):
+    folder = tmp_path / "no_usage"
+    shutil.copytree(small_book_dir, folder, ignore=shutil.ignore_patterns("usage"))
+    feats = features.build_features(load_book(folder), AS_OF)
+    assert feats["adoption_90d"].isna().all() and feats["nps_latest"].notna().any()
+    with pytest.raises(MissingTableError, match="usage"):
+        load_book(folder).require("usage")
+
+
+def test_as_of_before_any_account(small_book):
+    with pytest.raises(InsufficientDataError, match="later --as-of"):
+        features.build_features(small_book, "1990-01-01")
