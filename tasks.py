@@ -6,6 +6,7 @@
     python3 tasks.py test    # create .venv if needed, run the whole test suite
     python3 tasks.py lab     # open JupyterLab on notebooks/ with the project kernel
     python3 tasks.py bench   # benchmarks of the foundation (sample generation, feature build)
+    python3 tasks.py lock    # maintainers: re-resolve requirements.lock and environment.yml
 
 Standard library only: it runs before any dependency is installed.
 """
@@ -51,8 +52,22 @@ def ensure_venv() -> None:
     STAMP.write_text(lock_digest())
 
 
+def relock() -> int:
+    """Re-resolve the pins from pyproject.toml (needs network to PyPI) and mirror them for conda."""
+    ensure_venv()
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "uv")
+    sh(BIN / "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--python-version", "3.11",
+       "--no-header", "-o", LOCK)
+    pins = [line.strip() for line in LOCK.read_text().splitlines() if "==" in line and not line.startswith(" ")]
+    head = (ROOT / "environment.yml").read_text().split("  - pip:")[0]
+    (ROOT / "environment.yml").write_text(head + "  - pip:\n" + "".join(f"      - {p}\n" for p in pins))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "lock":
+        return relock()
     if command not in {"run", "test", "lab", "bench", "setup"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2

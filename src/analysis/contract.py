@@ -184,3 +184,34 @@ TABLES: dict[str, Table] = {
 
 REQUIRED_TABLES = tuple(name for name, t in TABLES.items() if t.required)
 OPTIONAL_TABLES = tuple(name for name, t in TABLES.items() if not t.required)
+
+
+def to_markdown() -> str:
+    """The contract tables as Markdown (pasted into docs/data_contract.md; a test keeps them equal)."""
+    lines = []
+    for table in TABLES.values():
+        status = "required" if table.required else "optional"
+        key = ", ".join(table.key) if table.key else "none (duplicates allowed)"
+        lines += [f"### `{table.name}` ({status})", "", table.description, "", f"Key: {key}.", "",
+                  "| column | type | required | may be empty | unit | rule |", "|---|---|---|---|---|---|"]
+        for col in table.columns:
+            rules = []
+            if col.allowed:
+                rules.append("one of " + ", ".join(col.allowed))
+            if col.min_value is not None:
+                rules.append(f">= {col.min_value:g}")
+            if col.max_value is not None:
+                rules.append(f"<= {col.max_value:g}")
+            if col.references:
+                rules.append(f"must exist in {col.references}")
+            if col.name in table.event_dates:
+                rules.append("not after the extract date")
+            for earlier, later in table.ordered_dates:
+                if col.name == later:
+                    rules.append(f"not before {earlier}")
+            if col.description:
+                rules.append(col.description)
+            lines.append(f"| {col.name} | {col.kind} | {'yes' if col.required else 'no'} | "
+                         f"{'yes' if col.nullable else 'no'} | {col.unit} | {'; '.join(rules)} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -38,9 +38,12 @@ def sql_literal(value: str) -> str:
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
+    try:  # no progress bar in logs; inside Jupyter DuckDB refuses the setting (and draws none)
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     con.execute(f"SET memory_limit = {sql_literal(os.environ.get('B2B_DUCKDB_MEMORY', DEFAULT_MEMORY_LIMIT))}")
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
