@@ -41,7 +41,7 @@ print(f"Data: {book.source}\nExtract date: {book.extract_date}   As-of date: {as
 # optional tables say which analyses are skipped.
 
 # %%
-report = validate.validate_book(book)
+report = validate.report_for_run(book, run_dir)
 print(report.to_text())
 io.write_table(report.to_frame().astype({"examples": str}), run_dir, "validation_problems")
 

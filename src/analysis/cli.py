@@ -1,7 +1,8 @@
 """Command line: ``analysis sample | validate | run | bench | kernel``.
 
-Exit codes (also in docs/running.md): 0 success, 1 unexpected error, 2 bad input (validation
-failed, bad parameters), 3 a notebook failed, 4 another run holds the lock, 5 a notebook timed out.
+Exit codes (``analysis.pipeline.EXIT_CODES``, docs/running.md): 0 success, 1 unexpected error,
+2 bad input (validation failed, bad parameters), 3 a notebook failed, 4 another run holds the
+lock, 5 a cell timed out, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 import yaml
 
 from analysis import config
-from analysis.errors import AnalysisError, ConfigError, DataContractError, PipelineError, RunLockedError
+from analysis.errors import AnalysisError, ConfigError
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOTEBOOK_FAILED, EXIT_LOCKED, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
 def _parse_overrides(pairs: list[str]) -> dict:
@@ -62,9 +63,15 @@ def cmd_run(args) -> int:
         overrides=_parse_overrides(args.set),
         out_dir=args.out,
         timeout=args.timeout,
+        progress_bar=sys.stderr.isatty(),
     )
-    print(f"Report: {result.report_path}")
-    return EXIT_OK
+    if result.ok:
+        print(f"Report: {result.report}")
+        print(f"All runs: {Path(args.out).resolve() / 'index.html'}")
+    else:
+        print(f"error: run {result.run_id} {result.outcome} in {result.failed_notebook}: {result.error}", file=sys.stderr)
+        print(f"The failed run is kept in {result.path}; earlier reports are untouched.", file=sys.stderr)
+    return result.exit_code
 
 
 def cmd_bench(args) -> int:
@@ -103,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="YAML merged over config/params.yaml")
     p.add_argument("--out", default=str(config.REPORTS_DIR))
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one parameter")
-    p.add_argument("--timeout", type=int, default=None, help="seconds per notebook (default from config)")
+    p.add_argument("--timeout", type=int, default=None,
+                   help="most seconds one cell may run (default pipeline.execution_timeout in the config)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="time and measure memory of sample generation and feature build")
@@ -121,18 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except RunLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_TIMEOUT if "timed out" in str(exc).lower() else EXIT_NOTEBOOK_FAILED
-    except (DataContractError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except AnalysisError as exc:
+        from analysis.pipeline import exit_code_for
+
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_code_for(exc)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Each problem names its table, column, check, count and a few example rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
@@ -24,6 +26,7 @@ from analysis.errors import ValidationFailed
 from analysis.io import Book, quote
 
 BATCH_ROWS = 2_000_000
+REPORT_FILE = "validation.json"
 MAX_EXAMPLES = 3
 
 
@@ -66,6 +69,21 @@ class ValidationReport:
                 lines += [f"    e.g. {example}" for example in p.examples]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+    def save(self, run_dir) -> Path:
+        path = Path(run_dir) / REPORT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2, default=str), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, run_dir) -> "ValidationReport | None":
+        path = Path(run_dir) / REPORT_FILE if run_dir else None
+        if path is None or not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["problems"] = [Problem(**p) for p in data["problems"]]
+        return cls(**data)
 
     def raise_if_failed(self) -> None:
         if not self.ok:
@@ -210,3 +228,8 @@ def validate_book(book: Book) -> ValidationReport:
             problems += _value_problems(book, spec)
     counts = {name: book.count(name) for name in book.tables}
     return ValidationReport(str(book.source), book.extract_date.isoformat(), problems, counts, notes)
+
+
+def report_for_run(book: Book, run_dir) -> ValidationReport:
+    """The report the pipeline saved for this run, or a fresh validation when run interactively."""
+    return ValidationReport.load(run_dir) or validate_book(book)
