@@ -42,8 +42,8 @@ print(f"Data: {book.source}\nExtract date: {book.extract_date}   As-of date: {as
 
 # %%
 report = validate.report_for_run(book, run_dir)
-print(report.to_text())
 io.write_table(report.to_frame().astype({"examples": str}), run_dir, "validation_problems")
+print(report.to_text())
 
 # %% [markdown]
 # ## Tables, sizes and date ranges
