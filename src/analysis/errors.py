@@ -45,3 +45,7 @@ class PipelineError(AnalysisError, RuntimeError):
 
 class RunLockedError(PipelineError):
     """Another run holds the lock on the same output folder."""
+
+
+class AssumptionWarning(UserWarning):
+    """A model assumption or a data property needs attention (a remedy was applied or is advised)."""

@@ -224,7 +224,7 @@ def _simulate_orders(rng, first_seen: np.ndarray):
     horizon_weeks = (N_DAYS - 1 - first_seen) / 7.0
     rows, times = [np.arange(n)], [np.zeros(n)]
     t = np.zeros(n)
-    alive = rng.random(n) >= p_drop  # the first purchase may already be the last
+    alive = np.ones(n, dtype=bool)  # BG/NBD: a customer can drop out only after a repeat purchase
     while alive.any():
         idx = np.flatnonzero(alive)
         t[idx] += rng.exponential(1.0 / lam[idx])
