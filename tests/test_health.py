@@ -1,0 +1,108 @@
+"""Health score, bands and early-warning rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import config, health
+from analysis.errors import ConfigError, DataContractError
+
+
+@pytest.fixture(scope="module")
+def section():
+    return config.load_params()["scoring"]
+
+
+# Explicit ranges so that these checks do not move when analysts tune the defaults.
+HEALTH = {
+    "components": {
+        "adoption_90d": {"normalise": "range", "bounds": [0, 1], "weight": 0.40},
+        "meeting_minutes_90d": {"normalise": "range", "bounds": [0, 600], "weight": 0.30},
+        "tickets_12m": {"direction": "cost", "normalise": "range", "bounds": [0, 10], "weight": 0.20},
+        "nps_latest": {"normalise": "range", "bounds": [0, 10], "weight": 0.10},
+    },
+    "bands": [{"code": "healthy", "min": 80, "en": "Healthy", "zh": "健康"},
+              {"code": "watch", "min": 60, "en": "Watch", "zh": "关注"},
+              {"code": "at_risk", "min": 0, "en": "At risk", "zh": "风险"}],
+}
+
+
+def accounts(**cols):
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame(cols, index=pd.Index([f"A{i}" for i in range(n)], name="account_id"))
+
+
+def test_default_components_are_40_30_20_10_with_bands_80_60(section):
+    comps = section["health"]["components"]
+    assert {k: v["weight"] for k, v in comps.items()} == {
+        "adoption_90d": 0.40, "meeting_minutes_90d": 0.30, "tickets_12m": 0.20, "nps_latest": 0.10}
+    assert [b["min"] for b in section["health"]["bands"]] == [80, 60, 0]
+    assert all(c["normalise"] == "range" for c in comps.values())  # bands mean the same in every run
+
+
+def test_health_score_components_and_bands():
+    f = accounts(adoption_90d=[1.0, 0.5, 0.5, 0.0], meeting_minutes_90d=[900.0, 600.0, 300.0, 0.0],
+                 tickets_12m=[0, 0, 5, 10], nps_latest=[10.0, 10.0, 5.0, 0.0])
+    out = health.health_score(f, HEALTH)
+    # 40*0.5 + 30*1 + 20*1 + 10*1 = 80 -> healthy at exactly the cut point
+    assert out["health_score"].tolist() == pytest.approx([100.0, 80.0, 20 + 15 + 10 + 5, 0.0])
+    assert out["health_band"].astype(str).tolist() == ["healthy", "healthy", "at_risk", "at_risk"]
+    assert out.loc["A1", "health_contrib_adoption_90d"] == pytest.approx(20.0)
+    cols = [c for c in out.columns if c.startswith("health_contrib_")]
+    np.testing.assert_allclose(out[cols].sum(axis=1), out["health_score"])
+
+
+def test_watch_band_and_chinese_labels():
+    f = accounts(adoption_90d=[0.5], meeting_minutes_90d=[300.0], tickets_12m=[0], nps_latest=[10.0])
+    out = health.health_score(f, HEALTH, language="zh")
+    assert out["health_score"].iloc[0] == pytest.approx(65.0)
+    assert out["health_band"].iloc[0] == "watch" and out["health_band_label"].iloc[0] == "关注"
+
+
+def test_missing_component_is_reported():
+    f = accounts(adoption_90d=[0.5], meeting_minutes_90d=[300.0], tickets_12m=[0], nps_latest=[np.nan])
+    out = health.health_score(f, HEALTH)
+    assert out["health_missing"].iloc[0] == "nps_latest" and out["health_missing_policy"].iloc[0] == "neutral"
+
+
+def test_bad_band_config():
+    cfg = {**HEALTH, "bands": [{"code": "ok", "min": 50}, {"code": "good", "min": 80}]}
+    with pytest.raises(ConfigError, match="descending minimum"):
+        health.health_score(accounts(adoption_90d=[0.5], meeting_minutes_90d=[0.0], tickets_12m=[0],
+                                     nps_latest=[5.0]), cfg)
+
+
+def test_early_warnings_fire_with_the_rule_named(section):
+    f = accounts(days_since_last_login=[45, 3, np.nan], nps_change=[-3, 0, -2],
+                 max_open_severe_days=[0, 20, 15])
+    alerts = health.early_warnings(f, section["warnings"])
+    fired = set(zip(alerts["account_id"], alerts["rule"]))
+    assert fired == {("A0", "no_login_30d"), ("A0", "nps_drop"), ("A1", "severe_ticket_open"),
+                     ("A2", "nps_drop"), ("A2", "severe_ticket_open")}
+    row = alerts[(alerts["account_id"] == "A0") & (alerts["rule"] == "no_login_30d")].iloc[0]
+    assert row["threshold"] == ">= 30" and row["value"] == 45 and row["severity"] == "high"
+    coverage = health.warning_coverage(f, section["warnings"]).set_index("rule")
+    assert coverage.loc["no_login_30d", "not_evaluable"] == 1  # a missing value never fires silently
+    per = health.alerts_per_account(alerts, f.index)
+    assert per.loc["A0", "n_alerts"] == 2 and per.loc["A1", "alerts"] == "severe_ticket_open"
+    zh = health.early_warnings(f, section["warnings"], language="zh")
+    assert "30天以上未登录" in set(zh["label"])
+
+
+def test_bad_warning_rules():
+    f = accounts(days_since_last_login=[1])
+    with pytest.raises(ConfigError, match="op must be one of"):
+        health.early_warnings(f, [{"rule": "r", "column": "days_since_last_login", "op": "=>", "value": 3}])
+    with pytest.raises(DataContractError, match="'logins', which is not in the features"):
+        health.early_warnings(f, [{"rule": "r", "column": "logins", "op": ">", "value": 3}])
+    with pytest.raises(ConfigError, match=r"lacks \['value'\]"):
+        health.early_warnings(f, [{"rule": "r", "column": "days_since_last_login", "op": ">"}])
+
+
+def test_no_alerts_gives_empty_table(section):
+    f = accounts(days_since_last_login=[1], nps_change=[0], max_open_severe_days=[0])
+    alerts = health.early_warnings(f, section["warnings"])
+    assert alerts.empty and "rule" in alerts.columns
+    assert health.alerts_per_account(alerts, f.index)["n_alerts"].tolist() == [0]

@@ -1,0 +1,181 @@
+"""Composite score: normalisations, directions, contributions, missing-value policies, config errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import config, scoring
+from analysis.errors import ConfigError, DataContractError
+
+IDX = pd.Index(["a1", "a2", "a3"], name="account_id")
+
+
+def spec_of(criteria: dict, **policy) -> scoring.ScoringSpec:
+    return scoring.parse_spec({"criteria": criteria, **policy})
+
+
+def frame(**cols) -> pd.DataFrame:
+    return pd.DataFrame(cols, index=IDX)
+
+
+def test_minmax_benefit_and_cost():
+    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.5},
+                    "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.5}})
+    m = scoring.criteria_matrix(frame(rev=[0.0, 50.0, 100.0], delay=[10.0, 20.0, 30.0]), spec)
+    assert m["rev"].tolist() == [0.0, 0.5, 1.0]
+    assert m["delay"].tolist() == [1.0, 0.5, 0.0]
+
+
+def test_percentile_is_mid_rank_and_cost_reverses_it_exactly():
+    spec = spec_of({"x": {"normalise": "percentile", "weight": 0.5},
+                    "y": {"column": "x", "normalise": "percentile", "direction": "cost", "weight": 0.5}})
+    m = scoring.criteria_matrix(frame(x=[5.0, 1.0, 9.0]), spec)
+    np.testing.assert_allclose(m["x"], [0.5, 1 / 6, 5 / 6])
+    np.testing.assert_allclose(m["y"], 1 - m["x"])
+
+
+def test_zscore_is_clipped_and_mapped_to_unit_interval():
+    spec = spec_of({"x": {"normalise": "zscore", "weight": 1.0}}, zscore_clip=1.0)
+    values = [-100.0] + [0.0] * 98 + [100.0]
+    m = scoring.criteria_matrix(pd.DataFrame({"x": values}), spec)
+    assert m["x"].iloc[0] == 0.0 and m["x"].iloc[-1] == 1.0 and m["x"].iloc[1] == 0.5
+
+
+def test_range_bounds_clip_and_signed_log():
+    spec = spec_of({"nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.5},
+                    "margin": {"normalise": "minmax", "log": True, "weight": 0.5}})
+    m = scoring.criteria_matrix(frame(nps=[-3.0, 5.0, 12.0], margin=[-np.expm1(2), 0.0, np.expm1(2)]), spec)
+    assert m["nps"].tolist() == [0.0, 0.5, 1.0]
+    np.testing.assert_allclose(m["margin"], [0.0, 0.5, 1.0])  # log keeps the sign of a loss
+
+
+def test_contributions_sum_to_score_and_extremes_are_0_and_100():
+    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.7},
+                    "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.3}})
+    out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], delay=[30.0, 20.0, 10.0]), spec)
+    assert out["score"].tolist() == pytest.approx([0.0, 50.0, 100.0])
+    np.testing.assert_allclose(scoring.contributions(out).sum(axis=1), out["score"])
+    assert out.loc["a2", "contrib_rev"] == pytest.approx(35.0)
+    assert out.index.equals(IDX)
+
+
+def test_missing_neutral_policy_counts_the_neutral_value():
+    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.6},
+                    "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4}}, neutral_value=0.5)
+    out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], nps=[10.0, np.nan, 0.0]), spec)
+    assert out.loc["a2", "contrib_nps"] == pytest.approx(20.0)
+    assert out.loc["a2", "score"] == pytest.approx(30.0 + 20.0)
+    assert out["missing_criteria"].tolist() == ["", "nps", ""]
+    assert (out["missing_policy"] == "neutral").all()
+    report = scoring.missing_report(out, spec).set_index("criterion")
+    assert report.loc["nps", "n_missing"] == 1 and "neutral value 0.5" in report.loc["nps", "what_happened"]
+
+
+def test_missing_renormalise_policy_rescales_remaining_weights():
+    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.6},
+                    "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4}}, missing="renormalise")
+    out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], nps=[10.0, np.nan, np.nan]), spec)
+    assert out.loc["a2", "score"] == pytest.approx(50.0)  # rev alone, weight rescaled to 1
+    assert out.loc["a2", "contrib_nps"] == 0.0
+    assert out.loc["a1", "score"] == pytest.approx(40.0)
+    assert (out["missing_policy"] == "renormalise").all()
+
+
+def test_all_missing_under_renormalise_gives_no_score_and_says_so():
+    spec = spec_of({"x": {"normalise": "range", "bounds": [0, 1], "weight": 1.0}}, missing="renormalise")
+    out = scoring.score_accounts(frame(x=[0.5, np.nan, 1.0]), spec)
+    assert np.isnan(out.loc["a2", "score"])
+    assert any("1 accounts have every weighted criterion missing" in n for n in out.attrs["notes"])
+
+
+def test_constant_criterion_is_neutral_with_a_note():
+    spec = spec_of({"x": {"normalise": "minmax", "weight": 1.0}})
+    out = scoring.score_accounts(frame(x=[3.0, 3.0, 3.0]), spec)
+    assert out["score"].tolist() == [50.0, 50.0, 50.0]
+    assert any("x is constant" in n for n in out.attrs["notes"])
+
+
+def test_reference_snapshot_sets_the_scale():
+    spec = spec_of({"x": {"normalise": "minmax", "weight": 1.0}})
+    ref = frame(x=[0.0, 5.0, 10.0])
+    later = frame(x=[5.0, 20.0, -1.0])
+    assert scoring.score_accounts(later, spec, reference=ref)["score"].tolist() == [50.0, 100.0, 0.0]
+
+
+def test_weights_passed_in_are_validated():
+    spec = spec_of({"a": {"weight": 0.5}, "b": {"weight": 0.5}})
+    f = frame(a=[1.0, 2.0, 3.0], b=[3.0, 2.0, 1.0])
+    with pytest.raises(ConfigError, match="non-negative"):
+        scoring.score_accounts(f, spec, {"a": 1.5, "b": -0.5})
+    with pytest.raises(ConfigError, match=r"valid criteria are \['a', 'b'\]"):
+        scoring.score_accounts(f, spec, {"a": 0.5, "c": 0.5})
+    with pytest.raises(ConfigError, match="sum to 0.9, not 1"):
+        scoring.score_accounts(f, spec, {"a": 0.5, "b": 0.4})
+    ok = scoring.score_accounts(f, scoring.parse_spec({"criteria": {"a": {}, "b": {}}, "normalise_weights": True}),
+                                {"a": 2, "b": 2})
+    assert ok.attrs["weights"] == {"a": 0.5, "b": 0.5}
+
+
+def test_config_errors_name_the_problem():
+    with pytest.raises(ConfigError, match=r"direction must be one of \['benefit', 'cost'\]"):
+        spec_of({"a": {"direction": "up"}})
+    with pytest.raises(ConfigError, match="normalise must be one of"):
+        spec_of({"a": {"normalise": "rank"}})
+    with pytest.raises(ConfigError, match="bounds"):
+        spec_of({"a": {"normalise": "range"}})
+    with pytest.raises(ConfigError, match=r"unknown keys \['wieght'\]"):
+        spec_of({"a": {"wieght": 1}})
+    with pytest.raises(ConfigError, match="missing must be one of"):
+        spec_of({"a": {}}, missing="drop")
+    with pytest.raises(ConfigError, match="at least one criterion"):
+        scoring.parse_spec({"criteria": {}})
+
+
+def test_missing_feature_column_lists_available_columns():
+    spec = spec_of({"revenue_12m": {"weight": 1.0}})
+    with pytest.raises(DataContractError, match=r"'revenue_12m' is not in the features; available: \['revenue'\]"):
+        scoring.score_accounts(frame(revenue=[1.0, 2.0, 3.0]), spec)
+
+
+def test_default_config_criteria_and_weights():
+    section = config.load_params()["scoring"]
+    spec = scoring.parse_spec(section)
+    assert spec.names == ["revenue_12m", "margin_12m", "tenure_days", "market_influence", "revenue_growth",
+                          "payment_delay_days"]
+    assert spec.config_weights().sum() == pytest.approx(1.0)
+    assert {c.name: c.direction for c in spec.criteria}["payment_delay_days"] == "cost"
+    assert spec.criteria[0].label("zh") == "年销售额" and spec.criteria[0].label("en") == "Annual sales"
+
+
+def test_percentile_matches_average_ranks_with_ties_and_missing_and_any_reference():
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"v": np.r_[rng.integers(0, 50, 1000).astype(float), np.nan]})
+    spec = spec_of({"v": {"normalise": "percentile", "weight": 1.0}})
+    own = scoring.criteria_matrix(x, spec)["v"]
+    explicit = scoring.criteria_matrix(x, spec, reference=x.copy())["v"]
+    expected = (x["v"].rank(method="average") - 0.5) / x["v"].notna().sum()
+    np.testing.assert_allclose(own, expected)
+    np.testing.assert_allclose(explicit, expected)
+    assert np.isnan(own.iloc[-1])
+
+
+def test_notebook_settings_apply_and_validate_overrides():
+    params = config.load_params()
+    section, lang = scoring.settings(params, weight_method="blend", calibration_outcome="margin", language="zh",
+                                     expert_weights="{revenue_12m: 0.5, margin_12m: 0.5}", blend_mix=0.25)
+    assert lang == "zh" and section["weights"]["method"] == "blend" and section["weights"]["blend_mix"] == 0.25
+    assert section["weights"]["calibration"]["outcome"] == "margin"
+    assert section["weights"]["calibration"]["n_boot"] == params["scoring"]["weights"]["calibration"]["n_boot"]
+    weights = scoring.parse_spec(section).config_weights()
+    assert weights["revenue_12m"] == 0.5 and weights["tenure_days"] == 0.0
+    assert params["scoring"]["criteria"]["tenure_days"]["weight"] == 0.10  # the loaded config is not modified
+    with pytest.raises(ConfigError, match="weight_method must be one of"):
+        scoring.settings(params, weight_method="gut feeling")
+    with pytest.raises(ConfigError, match=r"unknown criteria \['sales'\]"):
+        scoring.settings(params, expert_weights="{sales: 1.0}")
+    with pytest.raises(ConfigError, match="sum to 0.8, not 1"):
+        scoring.settings(params, expert_weights="{revenue_12m: 0.8}")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        scoring.settings(params, expert_weights="0.5")
