@@ -23,3 +23,15 @@ def small_book(small_book_dir):
     from analysis.io import load_book
 
     return load_book(small_book_dir)
+
+
+@pytest.fixture(scope="session")
+def default_book_dir(tmp_path_factory):
+    """The default sample book (5,000 accounts, seed 42): what the pipeline shows managers.
+
+    Recovery tests whose power needs more than 1,500 accounts use it. Treat as read-only."""
+    from analysis.config import DEFAULT_SAMPLE_ACCOUNTS, DEFAULT_SEED
+
+    path = tmp_path_factory.mktemp("default_book")
+    generate_book(path, n_accounts=DEFAULT_SAMPLE_ACCOUNTS, seed=DEFAULT_SEED)
+    return path

@@ -18,17 +18,13 @@ from scipy.special import expit
 from analysis import config, drivers as d
 from analysis.features import build_contract_features, build_features
 from analysis.io import load_book
-from analysis.synth import generate_book
 
-ACCOUNTS, SEED = 5000, 42  # the default sample book: what the pipeline shows managers
 POWER_Z = 3.3  # a driver whose expected |z| is at least this is found (BH, 5%) with >90% probability
 
 
 @pytest.fixture(scope="module")
-def book_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("drivers_book")
-    generate_book(path, n_accounts=ACCOUNTS, seed=SEED)
-    return path
+def book_dir(default_book_dir):
+    return default_book_dir
 
 
 @pytest.fixture(scope="module")

@@ -64,8 +64,9 @@ SEGMENT_PARAMS = {
         (0.15, 0.10, 0.15, 0.25, 0.15, 0.20),
         (0.15, 0.10, 0.15, 0.25, 0.15, 0.20),
     ),
-    "product_line_probs": ((0, 0, 0.6, 0.4), (0.15, 0.7, 0.15, 0), (0.85, 0.15, 0, 0), (1.0, 0, 0, 0)),
-    "arr_per_line_median": (90_000, 25_000, 6_000, 5_000),
+    # Broad within each segment, so that multi-product adoption has an effect of its own to find.
+    "product_line_probs": ((0, 0.2, 0.4, 0.4), (0.3, 0.4, 0.3, 0), (0.6, 0.3, 0.1, 0), (0.6, 0.3, 0.1, 0)),
+    "arr_per_line_median": (110_000, 25_000, 5_000, 4_000),
     "seats_median": (250, 60, 10, 12),
     "adoption_base": (0.72, 0.55, 0.45, 0.22),
     "adoption_trend": (0.01, 0.06, 0.0, -0.05),  # per year
@@ -93,10 +94,10 @@ RENEWAL_BETA = {
     "attended_seminar_12m": 0.6,
     "adoption_90d": 3.0,
     "adoption_trend": 15.0,
-    "open_severe_tickets": -0.5,
+    "open_severe_tickets": -0.8,
     "nps_latest": 0.2,
     "payment_delay_days": -0.02,
-    "product_lines": 0.3,
+    "product_lines": 0.4,
 }
 NOISE_FEATURES = ("noise_1", "noise_2", "webinars_12m")
 
