@@ -248,7 +248,7 @@ def test_project_config_section_parses():
 
     section = config.section(config.load_params(), "segments")
     s = sg.SegmentSettings.from_params(section, seed=42)
-    assert s.k_range == (2, 8) and s.seed == 42 and set(s.log_features) <= set(s.features)
+    assert s.k_range == (3, 8) and s.seed == 42 and set(s.log_features) <= set(s.features)
 
 
 def test_population_keeps_active_accounts():

@@ -17,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from analysis import config, features
 from analysis import segments as sg
 from analysis import traits as tr
+from analysis.io import load_book
 
 PLANTED_K = 4
 # Traits ground_truth.json names for key_strategic / growth_midmarket (seats ~ active users).
@@ -122,3 +123,14 @@ def test_upgrade_candidates_come_from_outside_the_top(section, fitted, active):
     cands = tr.upgrade_candidates(active, tiers, top, fitted, n=30)
     assert len(cands) == 30 and not top.reindex(cands.index).any()
     assert cands["target_cluster"].isin(tr.high_value_clusters(fitted.labels_, top)).all()
+
+
+def test_shipped_configuration_recovers_the_planted_segments_on_the_default_book(default_book_dir, section):
+    """The must-show of issue 7 with nothing fixed by hand: k chosen by silhouette over the shipped
+    k_range on the default sample book, scored against the planted segment labels."""
+    book = load_book(default_book_dir)
+    population = sg.clustering_population(features.build_features(book), True)
+    model = sg.SegmentModel(sg.SegmentSettings.from_params(section, seed=42)).fit(population)
+    planted = pd.read_csv(default_book_dir / "ground_truth_accounts.csv", index_col="account_id")["segment"]
+    ari = adjusted_rand_score(planted.reindex(model.labels_.index), model.labels_)
+    assert ari >= 0.8, f"k={model.k_}, adjusted Rand index {ari:.3f}"
