@@ -33,7 +33,7 @@ config_path = None
 seed = 42
 weight_method = None  # None: the config's scoring.weights.method; or expert, equal, ahp, entropy, critic, calibrated, blend
 expert_weights = None  # None: the config's; or YAML text, e.g. "{revenue_12m: 0.4, margin_12m: 0.3, tenure_days: 0.1, market_influence: 0.1, revenue_growth: 0.05, payment_delay_days: 0.05}"
-blend_mix = None  # None: the config's; 0 = all expert ... 1 = all calibrated
+blend_mix = None  # None: the config's; from 0 (all expert) to 1 (all calibrated)
 calibration_outcome = None  # None: the config's; or renewal, margin
 backtest_as_of = None  # None: one year before the as-of date
 previous_as_of = None  # the earlier snapshot for tier migration; None: one year before the as-of date
