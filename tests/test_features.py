@@ -131,3 +131,17 @@ def test_missing_optional_table_gives_empty_columns_not_a_crash(small_book_dir, 
 def test_as_of_before_any_account(small_book):
     with pytest.raises(InsufficientDataError, match="later --as-of"):
         features.build_features(small_book, "1990-01-01")
+
+
+def test_excel_exports_load_like_csv(tmp_path):
+    """Excel workbooks (one per table) are read too, with the same features as CSV."""
+    from analysis.synth import generate_book
+
+    generate_book(tmp_path / "csv", n_accounts=8, seed=11, fmt="csv")
+    (tmp_path / "xlsx").mkdir()
+    for path in (tmp_path / "csv").glob("*.csv"):
+        pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(tmp_path / "xlsx" / f"{path.stem}.xlsx", index=False)
+    shutil.copy(tmp_path / "csv" / "extract.json", tmp_path / "xlsx" / "extract.json")
+    from_csv = features.build_features(load_book(tmp_path / "csv"), "2025-06-01")
+    from_excel = features.build_features(load_book(tmp_path / "xlsx"), "2025-06-01")
+    pd.testing.assert_frame_equal(from_csv, from_excel, check_dtype=False)
