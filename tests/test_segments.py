@@ -257,3 +257,12 @@ def test_population_keeps_active_accounts():
     assert len(sg.clustering_population(frame, active_only=False)) == 3
     with pytest.raises(InsufficientDataError, match="No account is active"):
         sg.clustering_population(frame.assign(is_active=False))
+
+
+def test_a_feature_empty_for_every_account_is_dropped_with_a_warning(book):
+    """An optional table (usage, tickets, ...) absent from the book empties its features: the
+    clustering runs on what exists and says which columns it dropped."""
+    frame = book.assign(adoption_90d=np.nan)
+    with pytest.warns(UserWarning, match=r"adoption_90d.*empty for every account"):
+        model = sg.SegmentModel(settings(k=4)).fit(frame)
+    assert "adoption_90d" in model.dropped_features_ and "adoption_90d" not in model.numeric_features_

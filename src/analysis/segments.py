@@ -163,15 +163,23 @@ def split_columns(frame: pd.DataFrame, settings: SegmentSettings) -> tuple[list[
 
 
 def check_features(frame: pd.DataFrame, columns: Sequence[str], settings: SegmentSettings) -> list[str]:
-    """Refuse mostly-missing columns; return constant columns (raise unless drop_constant)."""
+    """Drop empty columns, refuse mostly-missing ones; return the dropped columns.
+
+    A column empty for every account is not measured in this book (typically an optional table
+    such as usage is absent): it is dropped with a warning so the analysis runs on what exists.
+    Constant columns raise unless ``drop_constant``."""
     shares = frame[list(columns)].isna().mean()
-    too_missing = shares[shares > settings.max_missing_share]
+    empty = shares.index[shares == 1.0].tolist()
+    if empty:
+        warnings.warn(f"Dropping segment features {empty}: empty for every account (the table that feeds "
+                      f"them is probably absent from the book).", UserWarning, stacklevel=3)
+    too_missing = shares[(shares > settings.max_missing_share) & (shares < 1.0)]
     if len(too_missing):
         detail = ", ".join(f"{c} ({s:.0%})" for c, s in too_missing.items())
         raise InsufficientDataError(
             f"Columns missing for more than {settings.max_missing_share:.0%} of accounts: {detail}. "
             f"Drop them from segments.features or raise segments.max_missing_share.")
-    constant = [c for c in columns if frame[c].nunique(dropna=True) <= 1]
+    constant = [c for c in columns if c not in empty and frame[c].nunique(dropna=True) <= 1]
     if constant and not settings.drop_constant:
         raise InsufficientDataError(
             f"Columns {constant} take a single value on every account, so they cannot separate clusters; "
@@ -179,7 +187,7 @@ def check_features(frame: pd.DataFrame, columns: Sequence[str], settings: Segmen
     if constant:
         warnings.warn(f"Dropping constant segment features {constant}: one value for every account.",
                       UserWarning, stacklevel=3)
-    return constant
+    return empty + constant
 
 
 def build_preprocessor(money: list[str], numeric: list[str], categorical: list[str]) -> ColumnTransformer:
