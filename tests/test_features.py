@@ -145,3 +145,12 @@ def test_excel_exports_load_like_csv(tmp_path):
     from_csv = features.build_features(load_book(tmp_path / "csv"), "2025-06-01")
     from_excel = features.build_features(load_book(tmp_path / "xlsx"), "2025-06-01")
     pd.testing.assert_frame_equal(from_csv, from_excel, check_dtype=False)
+
+
+def test_features_are_bit_identical_across_parallel_runs(small_book_dir):
+    """Same data, same tables: sums are fixed-point, so DuckDB's thread timing cannot change a bit."""
+    book = load_book(small_book_dir, threads=4)
+    first = features.build_features(book, AS_OF)
+    for _ in range(3):
+        assert features.build_features(book, AS_OF).equals(first)
+    assert features.build_outcomes(book, AS_OF).equals(features.build_outcomes(book, AS_OF))

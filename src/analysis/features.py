@@ -21,6 +21,12 @@ from analysis.errors import DataContractError, InsufficientDataError
 from analysis.io import Book, default_as_of
 
 LATE_PAYMENT_DAYS = 60
+
+
+def exact(expr: str) -> str:
+    """Sum and average money and shares as fixed-point decimals: floating-point sums in DuckDB's
+    parallel aggregation depend on thread timing, and the same data must give the same tables."""
+    return f"CAST({expr} AS DECIMAL(18, 6))"
 SUBSCRIPTION_MARGIN = 0.8
 ENGAGEMENT_COLUMNS = {
     "seminar": "seminars_12m",
@@ -62,11 +68,12 @@ def resolve_as_of(book: Book, as_of=None) -> dt.date:
 def _contract_sql(margin: float) -> str:
     def recognised(lo: str, hi: str) -> str:
         # Revenue of contract days inside [lo, hi): annual value spread evenly over 365 days.
-        return (f"sum(k.annual_value / 365.0 * greatest(0, least(k.\"end\" + 1, {hi}) - greatest(k.start, {lo})))")
+        return (f"sum({exact('k.annual_value')} * greatest(0, least(k.\"end\" + 1, {hi}) - greatest(k.start, {lo})))"
+                f" / 365.0")
 
     return f"""
     SELECT c.cut_id,
-      coalesce(sum(k.annual_value) FILTER (WHERE k.start < c.as_of AND k."end" >= c.as_of), 0) AS arr,
+      coalesce(sum({exact('k.annual_value')}) FILTER (WHERE k.start < c.as_of AND k."end" >= c.as_of), 0) AS arr,
       count(DISTINCT k.product_line) FILTER (WHERE k.start < c.as_of AND k."end" >= c.as_of) AS product_lines,
       min(k."end") FILTER (WHERE k.start < c.as_of AND k."end" >= c.as_of) AS next_renewal_date,
       count(DISTINCT k."end") FILTER (WHERE k."end" < c.as_of AND k.renewal_outcome = 'renewed') AS renewals_past,
@@ -79,7 +86,7 @@ def _contract_sql(margin: float) -> str:
 
 ORDERS_SQL = f"""
 WITH daily AS (
-  SELECT c.cut_id, c.as_of, o.date, sum(o.amount) AS amount, sum(o.amount - o.cost) AS margin
+  SELECT c.cut_id, c.as_of, o.date, sum({exact('o.amount')}) AS amount, sum({exact('o.amount - o.cost')}) AS margin
   FROM cuts c JOIN orders o ON o.account_id = c.account_id AND o.date < c.as_of
   GROUP BY c.cut_id, c.as_of, o.date
 ), first AS (
@@ -108,13 +115,13 @@ WITH daily AS (
 SELECT * FROM rfm LEFT JOIN pay USING (cut_id)
 """
 
-USAGE_SQL = """
+USAGE_SQL = f"""
 SELECT c.cut_id,
   avg(u.active_users) FILTER (WHERE u.date >= c.as_of - 90) AS active_users_90d,
   avg(u.logins) FILTER (WHERE u.date >= c.as_of - 90) AS logins_90d,
-  avg(u.feature_adoption) FILTER (WHERE u.date >= c.as_of - 90) AS adoption_90d,
-  avg(u.feature_adoption) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90) AS adoption_prev_90d,
-  sum(u.meeting_minutes) FILTER (WHERE u.date >= c.as_of - 90) AS meeting_minutes_90d,
+  avg({exact('u.feature_adoption')}) FILTER (WHERE u.date >= c.as_of - 90) AS adoption_90d,
+  avg({exact('u.feature_adoption')}) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90) AS adoption_prev_90d,
+  sum({exact('u.meeting_minutes')}) FILTER (WHERE u.date >= c.as_of - 90) AS meeting_minutes_90d,
   any_value(c.as_of) - max(u.date) FILTER (WHERE u.logins > 0) AS days_since_last_login
 FROM cuts c JOIN usage u ON u.account_id = c.account_id AND u.date < c.as_of
 GROUP BY c.cut_id
@@ -290,11 +297,13 @@ def build_outcomes(book: Book, as_of, subscription_margin: float = SUBSCRIPTION_
         GROUP BY a.account_id
       ), lapsed AS ({_lapsed_sql("contracts")}),
       money AS (
-        SELECT account_id, sum(amount) AS order_revenue, sum(amount - cost) AS order_margin, count(*) AS orders_next_12m
+        SELECT account_id, sum({exact('amount')}) AS order_revenue, sum({exact('amount - cost')}) AS order_margin,
+          count(*) AS orders_next_12m
         FROM orders WHERE date >= {lit} AND date < {lit} + 365 GROUP BY account_id
       ), subscription AS (
         SELECT account_id,
-          sum(annual_value / 365.0 * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) AS contract_revenue
+          sum({exact('annual_value')} * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) / 365.0
+            AS contract_revenue
         FROM contracts GROUP BY account_id
       )
       SELECT a.account_id, a.next_renewal_date, d.renewed_next,
