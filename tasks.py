@@ -6,6 +6,7 @@
     python3 tasks.py test    # create .venv if needed, run the whole test suite
     python3 tasks.py lab     # open JupyterLab on notebooks/ with the project kernel
     python3 tasks.py bench   # benchmarks of the foundation (sample generation, feature build)
+    python3 tasks.py setup   # only create / refresh .venv and the Jupyter kernel
     python3 tasks.py lock    # maintainers: re-resolve requirements.lock and environment.yml
 
 Standard library only: it runs before any dependency is installed.

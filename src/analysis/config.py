@@ -23,6 +23,7 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_PARAMS = CONFIG_DIR / "params.yaml"
 
 KERNEL_NAME = "b2b-tiering"
+KERNEL_DISPLAY_NAME = "B2B tiering (project)"  # as in the notebooks' metadata
 DEFAULT_SEED = 42
 DEFAULT_SAMPLE_ACCOUNTS = 5000
 

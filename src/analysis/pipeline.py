@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from analysis import runs
-from analysis.config import DEFAULT_SEED, KERNEL_NAME, NOTEBOOKS_DIR, REPORTS_DIR, load_params, section
+from analysis.config import (DEFAULT_SEED, KERNEL_DISPLAY_NAME, KERNEL_NAME, NOTEBOOKS_DIR, REPORTS_DIR,
+                             load_params, section)
 from analysis.errors import ConfigError, DataContractError, PipelineError, RunLockedError
 
 EXIT_OK = 0
@@ -130,6 +131,10 @@ def _writable_prefix() -> str | None:
     return sys.prefix if os.access(sys.prefix, os.W_OK) else None
 
 
+def _display_name(kernel_name: str) -> str:
+    return KERNEL_DISPLAY_NAME if kernel_name == KERNEL_NAME else f"Python ({kernel_name})"
+
+
 def register_kernel(kernel_name: str = KERNEL_NAME, *, prefix: str | Path | None = None,
                     display_name: str | None = None) -> Path:
     """Install kernelspec ``kernel_name`` running this interpreter (``sys.executable``).
@@ -143,7 +148,7 @@ def register_kernel(kernel_name: str = KERNEL_NAME, *, prefix: str | Path | None
     prefix = str(prefix) if prefix is not None else _writable_prefix()
     # install() deletes and copies the folder: two runs registering at once must take turns.
     with filelock.FileLock(str(Path(tempfile.gettempdir()) / f"{kernel_name}.kernelspec.lock"), timeout=60):
-        dest = install(kernel_name=kernel_name, display_name=display_name or f"Python ({kernel_name})",
+        dest = install(kernel_name=kernel_name, display_name=display_name or _display_name(kernel_name),
                        prefix=prefix, user=prefix is None)
     return Path(dest)
 
