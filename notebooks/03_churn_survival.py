@@ -66,7 +66,7 @@ print(f"Data: {book.source}\nAs-of date: {as_of_date}   Covariates: {numeric + c
 # groups' curves differ more than chance allows.
 
 # %%
-snapshot = features.build_features(book, as_of_date, params["features"]["subscription_margin"])
+snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features"]["subscription_margin"])
 lifetimes = account_durations(features.account_lifetimes(book, as_of_date))
 durations, tier_col, tier_note = se.grouping_frame(lifetimes, snapshot, io.read_table(run_dir, "scored_accounts"))
 km = se.km_tables(durations, [tier_col, *sv["km_groups"]])

@@ -139,7 +139,7 @@ result.stability_wide
 # applied here to today's features.
 
 # %%
-snapshot = features.build_features(book, as_of_date, params["features"]["subscription_margin"])
+snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features"]["subscription_margin"])
 reasons = drivers.open_account_reasons(result.model, snapshot)
 io.write_table(reasons, run_dir, "renewal_reasons")
 print(f"{reasons['account_id'].nunique()} open accounts with reasons")

@@ -86,7 +86,7 @@ print(f"As-of date {as_of_date}; back-test as of {bt_date} (12-month outcome win
 # Bars are 95% bootstrap intervals: a wide bar means the data pin that weight down poorly.
 
 # %%
-feats, population_note = scoring.scoring_population(features.build_features(book, as_of_date, margin_rate))
+feats, population_note = scoring.scoring_population(features.snapshot_for_run(book, as_of_date, run_dir, margin_rate))
 print(population_note)
 cal_rows, cal_outcome = backtest.calibration_set(book, as_of_date, outcome, lead_days, margin_rate)
 results, skipped = backtest.weightings(section, feats, cal_rows, cal_outcome, seed)

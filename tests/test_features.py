@@ -154,3 +154,15 @@ def test_features_are_bit_identical_across_parallel_runs(small_book_dir):
     for _ in range(3):
         assert features.build_features(book, AS_OF).equals(first)
     assert features.build_outcomes(book, AS_OF).equals(features.build_outcomes(book, AS_OF))
+
+
+def test_snapshot_for_run_reads_back_exactly_what_was_built(small_book, tmp_path):
+    built = features.snapshot_for_run(small_book, AS_OF, tmp_path)
+    assert (tmp_path / "tables" / "features_asof.parquet").exists()
+    again = features.snapshot_for_run(small_book, AS_OF, tmp_path)
+    pd.testing.assert_frame_equal(built, again)
+    pd.testing.assert_frame_equal(built, features.build_features(small_book, AS_OF))
+    other = features.snapshot_for_run(small_book, "2024-01-01", tmp_path)  # another date is never served stale
+    assert (other["as_of"] == pd.Timestamp("2024-01-01")).all()
+    kept = features.snapshot_for_run(small_book, AS_OF, tmp_path)  # ... nor does it replace the run's snapshot
+    pd.testing.assert_frame_equal(built, kept)
