@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from analysis.synth import generate_book
@@ -35,3 +37,14 @@ def default_book_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("default_book")
     generate_book(path, n_accounts=DEFAULT_SAMPLE_ACCOUNTS, seed=DEFAULT_SEED)
     return path
+
+
+CDNOW = Path(__file__).parent / "data" / "cdnow_summary.csv"
+
+
+@pytest.fixture(scope="session")
+def cdnow():
+    """The CDNOW 2,357-customer summary (frequency, recency, T, monetary_value; tests/data/README.md)."""
+    import pandas as pd
+
+    return pd.read_csv(CDNOW, index_col="customer_id")

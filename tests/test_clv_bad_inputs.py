@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from analysis.clv import BetaGeoModel, GammaGammaModel
 from analysis.errors import ConfigError, ConvergenceError, DataContractError, InsufficientDataError
 
-CDNOW = Path(__file__).parent / "data" / "cdnow_summary.csv"
 
 
 def rfm(frequency, recency, T, monetary=None):
@@ -68,8 +66,7 @@ def test_nobody_repeating():
         GammaGammaModel().fit(data)
 
 
-def test_non_convergence_names_what_to_try():
-    cdnow = pd.read_csv(CDNOW, index_col="customer_id")
+def test_non_convergence_names_what_to_try(cdnow):
     with pytest.raises(ConvergenceError, match="did not converge.*Try: express time in weeks"):
         BetaGeoModel().fit(cdnow, time_unit="weeks", max_iter=1)
     with pytest.raises(ConvergenceError, match="Try: check that monetary_value"):

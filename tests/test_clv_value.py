@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,12 +10,6 @@ import pytest
 from analysis.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from analysis.errors import ConfigError
 
-CDNOW = Path(__file__).parent / "data" / "cdnow_summary.csv"
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    return pd.read_csv(CDNOW, index_col="customer_id")
 
 
 @pytest.fixture(scope="module")
