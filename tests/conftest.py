@@ -48,3 +48,8 @@ def cdnow():
     import pandas as pd
 
     return pd.read_csv(CDNOW, index_col="customer_id")
+
+
+# The end-to-end scenario (two monthly runs, a failed run, XSS names) runs once per session and is
+# shared by test_end_to_end.py and test_browser.py; it lives in _e2e.py with its helpers.
+from _e2e import e2e  # noqa: E402, F401

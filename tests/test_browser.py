@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from _e2e import e2e  # noqa: F401  (session fixture shared with test_end_to_end.py)
-
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,7 +21,6 @@ OPTIONS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm
            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
            "--window-size=1280,1000")
 ALL_IMAGES_LOADED = "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -44,7 +41,6 @@ def browser(tmp_path_factory):
     yield driver
     driver.quit()
 
-
 def open_page(driver, path: Path, screenshot: Path) -> list[dict]:
     """Load ``path``, save a full-page screenshot, return the console entries of this page."""
     from selenium.common.exceptions import NoAlertPresentException
@@ -64,7 +60,6 @@ def open_page(driver, path: Path, screenshot: Path) -> list[dict]:
     assert alert is None, f"a script from the data ran: alert({alert!r})"
     return driver.get_log("browser")
 
-
 def platform_fonts(driver, selector: str) -> list[dict]:
     """The fonts Chromium really used for the text of the first element matching ``selector``."""
     driver.execute_cdp_cmd("DOM.enable", {})
@@ -72,7 +67,6 @@ def platform_fonts(driver, selector: str) -> list[dict]:
     root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
     node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
     return driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-
 
 def check_page(driver, path: Path, screenshot: Path, min_images: int) -> None:
     log = open_page(driver, path, screenshot)
@@ -82,7 +76,6 @@ def check_page(driver, path: Path, screenshot: Path, min_images: int) -> None:
     assert driver.execute_script(ALL_IMAGES_LOADED), "an image did not load"
     assert driver.execute_script("return document.querySelectorAll('img[src=\"x\"], [onerror]').length") == 0
     assert screenshot.stat().st_size > 10_000
-
 
 @pytest.mark.parametrize("page", ["second", "zh"])
 def test_report_loads_without_errors_and_shows_every_image(e2e, browser, page, tmp_path):
@@ -98,7 +91,6 @@ def test_report_loads_without_errors_and_shows_every_image(e2e, browser, page, t
     cells = browser.execute_script(
         "return Array.from(document.querySelectorAll('td')).filter(td => td.textContent.includes('<script>')).length")
     assert cells > 0
-
 
 def test_index_lists_runs_and_links_work(e2e, browser, tmp_path):
     index = e2e.path("out") / "index.html"

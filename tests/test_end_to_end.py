@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from _e2e import FIRST, IMG, SCRIPT, SECOND, e2e  # noqa: F401  (session fixture)
+from _e2e import FIRST, IMG, SCRIPT, SECOND
 from analysis import exports, i18n, runs
 from analysis.config import NOTEBOOKS_DIR, load_params
 from analysis.tiers import GONE, NEW

@@ -3,7 +3,6 @@
 import ast
 import json
 import re
-from pathlib import Path
 
 import jupytext
 import pytest
