@@ -22,6 +22,7 @@ OPTIONS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm
            "--window-size=1280,1000")
 ALL_IMAGES_LOADED = "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
@@ -40,6 +41,7 @@ def browser(tmp_path_factory):
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
+
 
 def open_page(driver, path: Path, screenshot: Path) -> list[dict]:
     """Load ``path``, save a full-page screenshot, return the console entries of this page."""
@@ -60,6 +62,7 @@ def open_page(driver, path: Path, screenshot: Path) -> list[dict]:
     assert alert is None, f"a script from the data ran: alert({alert!r})"
     return driver.get_log("browser")
 
+
 def platform_fonts(driver, selector: str) -> list[dict]:
     """The fonts Chromium really used for the text of the first element matching ``selector``."""
     driver.execute_cdp_cmd("DOM.enable", {})
@@ -67,6 +70,7 @@ def platform_fonts(driver, selector: str) -> list[dict]:
     root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
     node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
     return driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+
 
 def check_page(driver, path: Path, screenshot: Path, min_images: int) -> None:
     log = open_page(driver, path, screenshot)
@@ -76,6 +80,7 @@ def check_page(driver, path: Path, screenshot: Path, min_images: int) -> None:
     assert driver.execute_script(ALL_IMAGES_LOADED), "an image did not load"
     assert driver.execute_script("return document.querySelectorAll('img[src=\"x\"], [onerror]').length") == 0
     assert screenshot.stat().st_size > 10_000
+
 
 @pytest.mark.parametrize("page", ["second", "zh"])
 def test_report_loads_without_errors_and_shows_every_image(e2e, browser, page, tmp_path):
@@ -91,6 +96,7 @@ def test_report_loads_without_errors_and_shows_every_image(e2e, browser, page, t
     cells = browser.execute_script(
         "return Array.from(document.querySelectorAll('td')).filter(td => td.textContent.includes('<script>')).length")
     assert cells > 0
+
 
 def test_index_lists_runs_and_links_work(e2e, browser, tmp_path):
     index = e2e.path("out") / "index.html"
