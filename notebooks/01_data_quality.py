@@ -25,14 +25,13 @@ seed = 42
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 
-from analysis import config, features, io, quality, validate
+from analysis import config, features, io, plotting, quality, validate
 
 params = config.load_params(config_path)
 book = io.load_book(data_dir)
 as_of_date = features.resolve_as_of(book, as_of)
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 print(f"Data: {book.source}\nExtract date: {book.extract_date}   As-of date: {as_of_date}")
 
 # %% [markdown]

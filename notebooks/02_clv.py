@@ -38,13 +38,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis import clv, config, features, io
+from analysis import clv, config, features, io, plotting
 
 params = config.load_params(config_path)
 settings = clv.ClvSettings.from_params(params)
 book = io.load_book(data_dir)
 as_of_date = features.resolve_as_of(book, as_of)
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 print(f"Data: {book.source}   As-of date: {as_of_date}   Time unit of the purchase model: {settings.time_unit}")
 
 # %% [markdown]

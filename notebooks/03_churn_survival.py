@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis import config, features, io
+from analysis import config, features, io, plotting
 from analysis import survival_eval as se
 from analysis.errors import AssumptionWarning
 from analysis.survival import (ENTRY, CoxChurnModel, DiscreteHazardModel, ParametricChurnModel, account_durations,
@@ -53,7 +53,7 @@ sv = config.section(params, "survival")
 book = io.load_book(data_dir)
 as_of_date = features.resolve_as_of(book, as_of)
 numeric, categorical = list(sv["numeric"]), list(sv["categorical"])
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 pd.set_option("display.max_colwidth", 120)
 notes = []  # everything that could not be estimated or was adjusted, with the reason, listed at the end
 warnings.filterwarnings("ignore", category=AssumptionWarning)  # each one is collected in `notes` instead

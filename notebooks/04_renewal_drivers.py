@@ -42,15 +42,14 @@ top_n = 15
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
-from analysis import config, drivers, features, io
+from analysis import config, drivers, features, io, plotting
 
 params = config.load_params(config_path)
 cfg = drivers.driver_config({**config.section(params, "drivers"), "seed": int(seed)})
 book = io.load_book(data_dir)
 as_of_date = features.resolve_as_of(book, as_of)
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 pd.set_option("display.max_colwidth", 160)
 contracts = drivers.load_contracts(book, cfg, as_of_date)
 print(f"Data: {book.source}\nAs-of date: {as_of_date}   Lead time: {cfg['lead_days']} days before each contract end")

@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis import backtest, config, features, health, io, scoring, tiers, weights
+from analysis import backtest, config, features, health, io, plotting, scoring, tiers, weights
 
 params = config.load_params(config_path)
 section, lang = scoring.settings(params, weight_method, calibration_outcome, language, expert_weights, blend_mix)
@@ -66,7 +66,7 @@ if not bt_date < as_of_date:
     raise ValueError(f"backtest_as_of ({bt_date}) must be before the as-of date ({as_of_date}).")
 window_note = ("complete" if bt_date + dt.timedelta(days=365) <= book.extract_date + dt.timedelta(days=1)
                else "INCOMPLETE: fewer than 12 months of outcomes, read the back-test with care")
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 print(f"As-of date {as_of_date}; back-test as of {bt_date} (12-month outcome window {window_note}); "
       f"previous snapshot {prev_date}.\nWeights used for tiers: {method}; calibration outcome: {outcome}; "
       f"language: {lang}.")
@@ -211,7 +211,8 @@ band_renewal.round(3)
 # score components (in points) that pushed each customer up or down.
 
 # %%
-feats_prev, _ = scoring.scoring_population(features.build_features(book, prev_date, margin_rate))
+feats_prev = feats_bt if prev_date == bt_date else scoring.scoring_population(
+    features.build_features(book, prev_date, margin_rate))[0]
 scored_prev = scoring.score_accounts(feats_prev, spec, chosen.weights)
 tiers_prev = tiers.assign_tiers(scored_prev, feats_prev, section, lang)
 mig = tiers.migration(scored_prev.join(tiers_prev), scored.join(tier_table), pyramid.codes)

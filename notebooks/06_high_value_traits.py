@@ -44,7 +44,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from analysis import config, features, io
+from analysis import config, features, io, plotting
 from analysis import segments as sg
 from analysis import traits as tr
 from analysis.errors import ConfigError, InsufficientDataError
@@ -59,7 +59,7 @@ as_of_date = features.resolve_as_of(book, as_of)
 snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features"]["subscription_margin"])
 population = sg.clustering_population(snapshot, bool(section.get("active_only", True)))
 value = population[settings.value_column]
-sns.set_theme(style="whitegrid")
+plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 print(f"As-of date: {as_of_date}. Clustering {len(population):,} of {len(snapshot):,} accounts "
       f"({'active customers only' if section.get('active_only', True) else 'all accounts'}).")
 
