@@ -30,12 +30,11 @@ import statsmodels.api as sm
 from scipy import linalg, stats
 from scipy.cluster import hierarchy
 from scipy.special import expit
-from statsmodels.stats.multitest import multipletests
 from statsmodels.tools import sm_exceptions
 
 from analysis.config import deep_merge
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
-from analysis.summary import summary_frame
+from analysis.summary import adjust_p, summary_frame
 
 OUTCOME = "renewed"
 ACCOUNT = "account_id"
@@ -595,7 +594,7 @@ class RenewalDrivers:
         frame["odds_ratio"] = np.exp(frame["estimate"])
         frame["or_lower_95"] = np.exp(frame["lower_95"])
         frame["or_upper_95"] = np.exp(frame["upper_95"])
-        frame["p_adjusted"] = multipletests(frame["p"].to_numpy(), alpha=cfg["alpha"], method="fdr_bh")[1]
+        frame["p_adjusted"] = adjust_p(frame["p"].to_numpy(), "fdr_bh")
         significant = frame["p_adjusted"] < cfg["alpha"]
         frame["direction"] = np.where(~significant, "no clear effect",
                                       np.where(frame["estimate"] > 0, "raises renewal", "lowers renewal"))

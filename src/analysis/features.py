@@ -53,7 +53,7 @@ def to_date(value) -> dt.date:
     if isinstance(value, pd.Timestamp):
         return value.date()
     try:
-        return dt.date.fromisoformat(str(value))
+        return dt.date.fromisoformat(str(value).strip())
     except ValueError as exc:
         raise DataContractError(f"As-of date {value!r} is not an ISO date (YYYY-MM-DD).") from exc
 

@@ -243,13 +243,11 @@ def resolve_as_of(data_dir: Path, as_of: str | dt.date | None) -> tuple[str, str
             return io.default_as_of(book).isoformat(), "data"
         finally:
             book.con.close()
-    if isinstance(as_of, dt.datetime):
-        return as_of.date().isoformat(), "argument"
-    if isinstance(as_of, dt.date):
-        return as_of.isoformat(), "argument"
+    from analysis.features import to_date  # one parser of as-of dates for the runner and the notebooks
+
     try:
-        return dt.date.fromisoformat(str(as_of).strip()).isoformat(), "argument"
-    except ValueError:
+        return to_date(as_of).isoformat(), "argument"
+    except DataContractError:
         raise ConfigError(f"As-of date {as_of!r} is not a date; use YYYY-MM-DD (e.g. 2025-12-01).") from None
 
 

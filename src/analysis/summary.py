@@ -33,3 +33,16 @@ def summary_frame(names, estimates, std_errors=None, lower=None, upper=None, nul
         index=pd.Index(list(names), name="factor"),
     )
     return frame
+
+
+def adjust_p(p, method: str = "holm") -> np.ndarray:
+    """Multiple-testing correction (statsmodels), leaving missing p-values out rather than letting
+    one NaN blank the whole column: Holm (family-wise) by default, 'fdr_bh' for Benjamini-Hochberg."""
+    from statsmodels.stats.multitest import multipletests  # statsmodels is slow to import
+
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out

@@ -33,11 +33,10 @@ from lifelines import LogLogisticAFTFitter, LogNormalAFTFitter, WeibullAFTFitter
 from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
 from lifelines.utils import concordance_index
 from scipy import sparse, stats
-from statsmodels.stats.multitest import multipletests
 
 from analysis.errors import (AssumptionWarning, ConfigError, ConvergenceError, DataContractError,
                              InsufficientDataError)
-from analysis.summary import summary_frame
+from analysis.summary import adjust_p, summary_frame
 
 HORIZONS = (90, 180, 365)
 ENTRY, STOP, EVENT = "entry_days", "stop_days", "event"
@@ -468,17 +467,6 @@ def effect_sentence(unit: str, ratio: float, lo: float, hi: float, outcome: str 
 def _values(frame: pd.DataFrame, column_or_values) -> np.ndarray:
     """A column of ``frame`` by name, or the values given, as floats."""
     return np.asarray(frame[column_or_values] if isinstance(column_or_values, str) else column_or_values, float)
-
-
-def adjust_p(p, method: str = "holm") -> np.ndarray:
-    """Multiple-testing correction (statsmodels): Holm by default, so that 'no noise covariate is
-    significant' is a family-wise statement; 'fdr_bh' for Benjamini-Hochberg."""
-    p = np.asarray(p, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
-    return out
 
 
 class CoxChurnModel:

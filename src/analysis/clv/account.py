@@ -176,12 +176,12 @@ def add_value_at_risk(table: pd.DataFrame, churn_risk: pd.Series | None = None) 
 
 def clv_concentration(values: pd.Series, shares=TOP_SHARES) -> pd.Series:
     """Share of total CLV held by the top 1 / 20 / 50 % of accounts."""
-    v = np.sort(values.fillna(0).to_numpy(dtype=float))[::-1]
-    total = v.sum()
-    if total <= 0:
+    from analysis.quality import concentration  # the same 80/20 arithmetic as revenue's
+
+    if values.fillna(0).clip(lower=0).sum() <= 0:
         raise InsufficientDataError("Total CLV is zero; there is no concentration to report.")
-    counts = [max(1, int(np.ceil(s * len(v)))) for s in shares]
-    return pd.Series([v[:c].sum() / total for c in counts], index=[f"top_{s:.0%}" for s in shares], name="clv_share")
+    held = concentration(values, tuple(shares))["value_share"].to_numpy()
+    return pd.Series(held, index=[f"top_{s:.0%}" for s in shares], name="clv_share")
 
 
 def clv_tier(values: pd.Series) -> pd.Series:
