@@ -57,8 +57,19 @@ def relock() -> int:
     """Re-resolve the pins from pyproject.toml (needs network to PyPI) and mirror them for conda."""
     ensure_venv()
     sh(PYTHON, "-m", "pip", "install", "--quiet", "uv")
-    sh(BIN / "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--python-version", "3.11",
-       "--no-header", "-o", LOCK)
+    sh(
+        BIN / "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--extra",
+        "dev",
+        "--python-version",
+        "3.11",
+        "--no-header",
+        "-o",
+        LOCK,
+    )
     pins = [line.strip() for line in LOCK.read_text().splitlines() if "==" in line and not line.startswith(" ")]
     head = (ROOT / "environment.yml").read_text().split("  - pip:")[0]
     (ROOT / "environment.yml").write_text(head + "  - pip:\n" + "".join(f"      - {p}\n" for p in pins))
@@ -74,8 +85,11 @@ def ensure_browser() -> None:
     if shutil.which("chromium") and shutil.which("chromedriver"):
         return
     if not shutil.which("apt-get") or os.geteuid() != 0:
-        print("Chromium is not installed and cannot be installed here (needs root + apt-get); "
-              "the browser check of the report will be skipped.", flush=True)
+        print(
+            "Chromium is not installed and cannot be installed here (needs root + apt-get); "
+            "the browser check of the report will be skipped.",
+            flush=True,
+        )
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:

@@ -27,7 +27,7 @@ import numpy as np
 
 from analysis.clv import BetaGeoModel, simulate_bgnbd
 from analysis.clv.bgnbd import loglik_at
-from analysis.config import PROJECT_ROOT
+from analysis.params import PROJECT_ROOT
 
 TRUE = {"r": 0.8, "alpha": 12.0, "a": 1.0, "b": 6.0}  # weeks, as in the synthetic book
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "clv.json"
@@ -64,16 +64,24 @@ def time_ours(data, repeats: int) -> dict:
     BetaGeoModel().fit(data, time_unit="weeks").summary
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"seconds_best": min(times), "seconds_median": float(np.median(times)), "runs": times,
-            "peak_memory_mb": peak / 2**20, "iterations": model.n_iterations_,
-            "params": model.params_.tolist(), "std_errors": model.standard_errors_.tolist(),
-            "log_likelihood": model.log_likelihood_}
+    return {
+        "seconds_best": min(times),
+        "seconds_median": float(np.median(times)),
+        "runs": times,
+        "peak_memory_mb": peak / 2**20,
+        "iterations": model.n_iterations_,
+        "params": model.params_.tolist(),
+        "std_errors": model.standard_errors_.tolist(),
+        "log_likelihood": model.log_likelihood_,
+    }
 
 
 def time_lifetimes(python: str, data) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rfm.npz"
-        np.savez(path, frequency=data["frequency"].to_numpy(), recency=data["recency"].to_numpy(), T=data["T"].to_numpy())
+        np.savez(
+            path, frequency=data["frequency"].to_numpy(), recency=data["recency"].to_numpy(), T=data["T"].to_numpy()
+        )
         done = subprocess.run([python, "-c", LIFETIMES_SCRIPT, str(path)], capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
@@ -88,10 +96,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
-    results = {"machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                           "cpu_count": os.cpu_count(), "python": platform.python_version(),
-                           "numpy": np.__version__, "note": "2-core machine shared with other jobs while measured"},
-               "command": "python benchmarks/bench_clv.py " + " ".join(sys.argv[1:]), "runs": []}
+    results = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "note": "2-core machine shared with other jobs while measured",
+        },
+        "command": "python benchmarks/bench_clv.py " + " ".join(sys.argv[1:]),
+        "runs": [],
+    }
     for n in args.sizes:
         data = simulate(n, seed=n % 9973)
         x, t, T = (data[c].to_numpy() for c in ("frequency", "recency", "T"))

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from analysis import drivers as d
-from analysis.config import PROJECT_ROOT
+from analysis.drivers import models as d
+from analysis.params import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "drivers.json"
 TARGET_SECONDS = 60.0
@@ -62,8 +62,12 @@ def main() -> None:
         "contracts": args.contracts,
         "accounts": int(frame["account_id"].nunique()),
         "design_columns": len(model.params_) - 1,
-        "seconds": {"logit": round(t1 - t0, 2), "check_gbm_permutation_pd": round(t2 - t1, 2),
-                    "drivers_total": round(t2 - t0, 2), "stability_refits": round(t3 - t2, 2)},
+        "seconds": {
+            "logit": round(t1 - t0, 2),
+            "check_gbm_permutation_pd": round(t2 - t1, 2),
+            "drivers_total": round(t2 - t0, 2),
+            "stability_refits": round(t3 - t2, 2),
+        },
         "target_seconds": TARGET_SECONDS,
         "meets_target": (t2 - t0) < TARGET_SECONDS,
         "check_stages_seconds": {k: round(v, 2) for k, v in check.timings_.items()},
@@ -72,9 +76,13 @@ def main() -> None:
         "agreement": agreement["verdict"].value_counts().to_dict(),
         "stability_fits": int(stab["segment"].nunique()),
         "peak_rss_mb": {"before_fit": round(before, 1), "after": round(peak_mb(), 1)},
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-                    "note": "2-core machine shared with other jobs; run once"},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "note": "2-core machine shared with other jobs; run once",
+        },
         "command": "python benchmarks/bench_drivers.py --contracts %d --extra %d" % (args.contracts, args.extra),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

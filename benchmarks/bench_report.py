@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config, io, pipeline
+from analysis import params as config
+from analysis.data import io
+from analysis.run import pipeline
 
 OUT = config.PROJECT_ROOT / "docs" / "benchmarks" / "report.json"
 
@@ -49,15 +51,23 @@ def planted_truths(run: Path, data_dir: Path) -> dict:
     out = {"planted_top4": planted, "report_top6": findings["_variable"].head(6).tolist()}
     for f in planted:
         row = findings[findings["_variable"] == f]
-        out[f] = {"rank": int(row.index[0]) + 1, "direction": row["_direction"].iloc[0],
-                  "odds_ratio": round(float(row["effect"].iloc[0]), 3),
-                  "planted_sign": "+" if beta[f] > 0 else "-"} if len(row) else "absent"
+        out[f] = (
+            {
+                "rank": int(row.index[0]) + 1,
+                "direction": row["_direction"].iloc[0],
+                "odds_ratio": round(float(row["effect"].iloc[0]), 3),
+                "planted_sign": "+" if beta[f] > 0 else "-",
+            }
+            if len(row)
+            else "absent"
+        )
     noise = findings[findings["_variable"].isin(truth["noise_features"])]
     out["noise_reported_clear"] = noise.loc[noise["_direction"] != "no clear effect", "_variable"].tolist()
     export = pd.read_parquet(run / "exports" / "scored_accounts.parquet")
     pyramid = pd.read_parquet(run / "tables" / "report_pyramid.parquet").set_index("_tier_code")["accounts"]
-    out["tier_table_matches_export"] = bool((export["tier"].value_counts().reindex(pyramid.index, fill_value=0)
-                                             == pyramid).all())
+    out["tier_table_matches_export"] = bool(
+        (export["tier"].value_counts().reindex(pyramid.index, fill_value=0) == pyramid).all()
+    )
     return out
 
 
@@ -67,19 +77,29 @@ def bench(data_dir: Path, as_of: str | None) -> dict:
     book.con.close()
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        result = pipeline.run_pipeline(data_dir, as_of=as_of, out_dir=out, progress=lambda line: print(line, flush=True))
+        result = pipeline.run_pipeline(
+            data_dir, as_of=as_of, out_dir=out, progress=lambda line: print(line, flush=True)
+        )
         wall = time.perf_counter() - start
         manifest = result.manifest
         truths = planted_truths(result.path, data_dir) if result.ok else {}
     return {
-        "data": str(data_dir), "accounts": accounts, "as_of": manifest["as_of"], "outcome": result.outcome,
-        "wall_s": round(wall, 1), "notebooks_s": round(sum(n["seconds"] or 0 for n in manifest["notebooks"]), 1),
+        "data": str(data_dir),
+        "accounts": accounts,
+        "as_of": manifest["as_of"],
+        "outcome": result.outcome,
+        "wall_s": round(wall, 1),
+        "notebooks_s": round(sum(n["seconds"] or 0 for n in manifest["notebooks"]), 1),
         "runner_overhead_s": round(wall - sum(n["seconds"] or 0 for n in manifest["notebooks"]), 1),
         "per_notebook_s": {n["name"]: n["seconds"] for n in manifest["notebooks"]},
         "peak_rss_mb_largest_kernel": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
         "peak_rss_mb_runner": round(peak_rss_mb(resource.RUSAGE_SELF), 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "report_checks": truths,
     }

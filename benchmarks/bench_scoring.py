@@ -24,8 +24,10 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from analysis import config, scoring, tiers, weights
-from analysis.config import PROJECT_ROOT
+from analysis import params as config
+from analysis.params import PROJECT_ROOT
+from analysis.scoring import score as scoring
+from analysis.scoring import tiers, weights
 
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "scoring.json"
 
@@ -37,12 +39,19 @@ def simulate_features(n: int, seed: int) -> pd.DataFrame:
     growth[rng.random(n) < 0.15] = np.nan  # new accounts have no prior year
     influence = np.round(rng.uniform(1, 5, n), 1)
     influence[rng.random(n) < 0.2] = np.nan
-    return pd.DataFrame({
-        "revenue_12m": revenue, "margin_12m": revenue * rng.normal(0.3, 0.25, n),
-        "tenure_days": rng.integers(30, 4000, n).astype(float), "market_influence": influence,
-        "revenue_growth": growth, "payment_delay_days": rng.gamma(2.0, 20.0, n),
-        "late_payment_share": rng.random(n), "tickets_12m": rng.poisson(3, n).astype(float),
-    }, index=pd.Index(np.char.add("A", np.arange(n).astype(str)), name="account_id"))
+    return pd.DataFrame(
+        {
+            "revenue_12m": revenue,
+            "margin_12m": revenue * rng.normal(0.3, 0.25, n),
+            "tenure_days": rng.integers(30, 4000, n).astype(float),
+            "market_influence": influence,
+            "revenue_growth": growth,
+            "payment_delay_days": rng.gamma(2.0, 20.0, n),
+            "late_payment_share": rng.random(n),
+            "tickets_12m": rng.poisson(3, n).astype(float),
+        },
+        index=pd.Index(np.char.add("A", np.arange(n).astype(str)), name="account_id"),
+    )
 
 
 def score_and_tier(feats: pd.DataFrame, section: dict) -> pd.DataFrame:
@@ -94,7 +103,10 @@ def main() -> None:
     feats = simulate_features(args.accounts, args.seed)
     best, runs, table = timed(lambda: score_and_tier(feats, section), args.repeats)
     scoring_result = {
-        "accounts": args.accounts, "seconds_best": best, "seconds_runs": runs, "target_seconds": 5.0,
+        "accounts": args.accounts,
+        "seconds_best": best,
+        "seconds_runs": runs,
+        "target_seconds": 5.0,
         "peak_traced_mib": peak_traced(lambda: score_and_tier(feats, section)),
         "tier_counts": table["tier"].value_counts().astype(int).to_dict(),
     }
@@ -106,26 +118,39 @@ def main() -> None:
         t0 = time.perf_counter()
         res = weights.calibrated_weights(matrix, outcome, n_boot=args.n_boot, seed=args.seed, transform="none")
         seconds = time.perf_counter() - t0
-        inside = ((res.lower.to_numpy() <= true_w + 1e-12) & (true_w <= res.upper.to_numpy() + 1e-12))
-        calib[label] = {"rows": args.calibration_rows, "n_boot": args.n_boot, "seconds": seconds,
-                        "target_seconds": 60.0, "usable_resamples": int(len(res.draws)),
-                        "true_weights_inside_95": int(inside.sum()), "criteria": len(true_w),
-                        "weights": res.weights.round(4).to_dict()}
-        print(f"calibration ({label}) {args.calibration_rows:,} rows x {args.n_boot} resamples: {seconds:.1f} s; "
-              f"true weights inside the 95% interval: {int(inside.sum())}/{len(true_w)}")
+        inside = (res.lower.to_numpy() <= true_w + 1e-12) & (true_w <= res.upper.to_numpy() + 1e-12)
+        calib[label] = {
+            "rows": args.calibration_rows,
+            "n_boot": args.n_boot,
+            "seconds": seconds,
+            "target_seconds": 60.0,
+            "usable_resamples": len(res.draws),
+            "true_weights_inside_95": int(inside.sum()),
+            "criteria": len(true_w),
+            "weights": res.weights.round(4).to_dict(),
+        }
+        print(
+            f"calibration ({label}) {args.calibration_rows:,} rows x {args.n_boot} resamples: {seconds:.1f} s; "
+            f"true weights inside the 95% interval: {int(inside.sum())}/{len(true_w)}"
+        )
     calib["renewal_logistic"]["peak_traced_mib"] = peak_traced(
-        lambda: weights.calibrated_weights(matrix, renewed, n_boot=20, seed=args.seed))
+        lambda: weights.calibrated_weights(matrix, renewed, n_boot=20, seed=args.seed)
+    )
 
     result = {
         "scoring_and_tiering": scoring_result,
         "calibration": calib,
         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg(),
-                    "note": "2 cores shared with other jobs while measured"},
-        "versions": {"numpy": np.__version__, "pandas": pd.__version__,
-                     "scipy": __import__("scipy").__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "note": "2 cores shared with other jobs while measured",
+        },
+        "versions": {"numpy": np.__version__, "pandas": pd.__version__, "scipy": __import__("scipy").__version__},
         "command": ".venv/bin/python benchmarks/bench_scoring.py",
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

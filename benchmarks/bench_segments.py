@@ -25,9 +25,10 @@ import pandas as pd
 import sklearn
 from sklearn.metrics import adjusted_rand_score
 
-from analysis import config, features, io
-from analysis import segments as sg
-from analysis import traits as tr
+from analysis import params as config
+from analysis.data import features, io
+from analysis.segments import clusters as sg
+from analysis.segments import traits as tr
 
 OUT = config.PROJECT_ROOT / "docs" / "benchmarks" / "segments.json"
 
@@ -83,7 +84,9 @@ def book_recovery(data_dir: Path) -> dict:
     out["gmm_full_k4_ari"] = round(adjusted_rand_score(truth, gmm.labels_), 4)
     tiers = tr.fallback_tiers(active["revenue_12m"])
     top = tr.top_flag(tiers, section["top_tiers"])
-    rules = tr.TraitRules.from_params(section, seed=42).fit(active, top, section["rule_features"] + ["noise_1", "noise_2"])
+    rules = tr.TraitRules.from_params(section, seed=42).fit(
+        active, top, section["rule_features"] + ["noise_1", "noise_2"]
+    )
     out["top_tier_rules"] = rules.rules_.drop(columns="sentence").round(4).to_dict("records")
     out["top_tier_rules_overall"] = {k: round(v, 4) for k, v in rules.overall_.items()}
     return out
@@ -95,10 +98,15 @@ def main() -> None:
     parser.add_argument("--no-book", action="store_true", help="skip the recovery figures on data/sample")
     args = parser.parse_args()
     result = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "scikit_learn": sklearn.__version__, "numpy": np.__version__,
-                    "note": "2-core machine shared with other jobs while measuring"},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "scikit_learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "note": "2-core machine shared with other jobs while measuring",
+        },
         "clustering": bench_clustering(args.accounts),
     }
     if not args.no_book and (config.SAMPLE_DIR / "ground_truth_accounts.csv").exists():

@@ -36,7 +36,7 @@ N_COVARIATES = 15
 
 
 def _data(rows: int, late_entry: bool, continuous: bool = False):
-    from analysis.survival_eval import simulate_survival
+    from analysis.survival.evaluation import simulate_survival
 
     rng = np.random.default_rng(0)
     beta = {f"x{i:02d}": float(b) for i, b in enumerate(rng.normal(0, 0.2, N_COVARIATES))}
@@ -50,7 +50,7 @@ def _stage(name: str, rows: int, queue) -> None:
     warnings.simplefilter("ignore")
     from lifelines import CoxPHFitter
 
-    from analysis.survival import ENTRY, EVENT, STOP, CoxChurnModel
+    from analysis.survival.models import ENTRY, EVENT, STOP, CoxChurnModel
 
     late = name in ("wrapper_fit_late_entry", "scoring")
     frame, cov = _data(rows, late_entry=late, continuous=name == "lifelines_fit_continuous")
@@ -61,20 +61,34 @@ def _stage(name: str, rows: int, queue) -> None:
         detail["log_likelihood"] = float(model.log_likelihood_)
     elif name.startswith("wrapper_fit"):
         model = CoxChurnModel(cycle_days=365).fit(frame, numeric=cov, entry_col=ENTRY if late else None)
-        detail.update(log_likelihood=model.log_likelihood_, ph_violations=int(model.ph_test_["violated"].sum()),
-                      concordance=model.concordance_index_)
+        detail.update(
+            log_likelihood=model.log_likelihood_,
+            ph_violations=int(model.ph_test_["violated"].sum()),
+            concordance=model.concordance_index_,
+        )
     else:  # scoring: fit first (not timed), then the per-account table of the notebook
         model = CoxChurnModel(cycle_days=365).fit(frame, numeric=cov, entry_col=ENTRY)
-        features = frame[cov].assign(tenure_days=frame[ENTRY], is_active=True,
-                                     days_to_next_renewal=np.random.default_rng(2).integers(0, 365, rows).astype(float))
-        from analysis.survival_eval import churn_risk
+        features = frame[cov].assign(
+            tenure_days=frame[ENTRY],
+            is_active=True,
+            days_to_next_renewal=np.random.default_rng(2).integers(0, 365, rows).astype(float),
+        )
+        from analysis.survival.evaluation import churn_risk
 
         start = time.perf_counter()
         risk = churn_risk(model, features)
         detail["mean_p_churn_365d"] = float(risk["p_churn_365d"].mean())
     seconds = time.perf_counter() - start
-    queue.put({"stage": name, "rows": rows, "covariates": N_COVARIATES, "seconds": round(seconds, 2),
-               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **detail})
+    queue.put(
+        {
+            "stage": name,
+            "rows": rows,
+            "covariates": N_COVARIATES,
+            "seconds": round(seconds, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            **detail,
+        }
+    )
 
 
 def coverage_study(books: int, accounts: int = 3000) -> dict:
@@ -84,9 +98,9 @@ def coverage_study(books: int, accounts: int = 3000) -> dict:
 
     import pandas as pd
 
-    from analysis import features, io
-    from analysis.survival import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
-    from analysis.synth import generate_book
+    from analysis.data import features, io
+    from analysis.data.synth import generate_book
+    from analysis.survival.models import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
 
     warnings.simplefilter("ignore")
     rows = []
@@ -96,20 +110,30 @@ def coverage_study(books: int, accounts: int = 3000) -> dict:
         covariates = [*truth["log_hazard_ratio_per_unit"], *truth["noise_features"]]
         frame = renewal_episodes(features.build_contract_features(io.load_book(folder), lead_days=90), covariates)
         shutil.rmtree(folder)
-        for name, model in (("discrete-time logit", DiscreteHazardModel(standardize=False)),
-                            ("Cox (Efron)", CoxChurnModel(standardize=False, ph_remedy="none"))):
+        for name, model in (
+            ("discrete-time logit", DiscreteHazardModel(standardize=False)),
+            ("Cox (Efron)", CoxChurnModel(standardize=False, ph_remedy="none")),
+        ):
             s = model.fit(frame, numeric=covariates, entry_col=ENTRY).summary
             planted = pd.Series(truth["log_hazard_ratio_per_unit"]).reindex(covariates).fillna(0.0)
             rows.append(s.assign(model=name, planted=planted, seed=seed))
     table = pd.concat(rows).reset_index()
     table["inside"] = (table["lower_95"] <= table["planted"]) & (table["planted"] <= table["upper_95"])
     table["significant"] = table["p_adjusted"] < 0.05
-    out = table.groupby(["model", "factor"]).agg(planted=("planted", "first"), mean_estimate=("estimate", "mean"),
-                                                 coverage_95=("inside", "mean"), share_significant=("significant", "mean"))
+    out = table.groupby(["model", "factor"]).agg(
+        planted=("planted", "first"),
+        mean_estimate=("estimate", "mean"),
+        coverage_95=("inside", "mean"),
+        share_significant=("significant", "mean"),
+    )
     out["mean_over_planted"] = out["mean_estimate"] / out["planted"].where(out["planted"] != 0)
     print(out.round(3).to_string(), flush=True)
-    return {"books": books, "accounts_per_book": accounts, "seeds": f"100-{99 + books}",
-            "table": out.round(4).reset_index().to_dict(orient="records")}
+    return {
+        "books": books,
+        "accounts_per_book": accounts,
+        "seeds": f"100-{99 + books}",
+        "table": out.round(4).reset_index().to_dict(orient="records"),
+    }
 
 
 def run(rows: int, continuous: bool) -> list[dict]:
@@ -140,9 +164,13 @@ def main(argv=None) -> None:
     report = {
         "benchmark": "survival (issue 5)",
         "targets": {"cox_fit_1m_x15_seconds": 20, "scoring_1m_seconds": 10},
-        "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine(),
-                    "note": "2 cores shared with other jobs while measured"},
+        "machine": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "note": "2 cores shared with other jobs while measured",
+        },
         "results": results,
         "coverage_study": coverage,
     }

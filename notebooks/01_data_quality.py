@@ -26,7 +26,9 @@ seed = 42
 # %%
 import matplotlib.pyplot as plt
 
-from analysis import config, features, io, plotting, quality, validate
+from analysis import params as config
+from analysis.data import features, io, quality, validate
+from analysis.report import plotting
 
 params = config.load_params(config_path)
 book = io.load_book(data_dir)

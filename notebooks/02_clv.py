@@ -38,7 +38,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis import clv, config, features, io, plotting
+from analysis import clv
+from analysis import params as config
+from analysis.data import features, io
+from analysis.report import plotting
 
 params = config.load_params(config_path)
 settings = clv.ClvSettings.from_params(params)
@@ -56,7 +59,8 @@ print(f"Data: {book.source}   As-of date: {as_of_date}   Time unit of the purcha
 
 # %%
 holdout, calibration_model, holdout_note = clv.holdout_report(
-    book.df("orders") if book.has("orders") else None, as_of_date, settings)
+    book.df("orders") if book.has("orders") else None, as_of_date, settings
+)
 print(holdout_note)
 if holdout is not None:
     io.write_table(holdout, run_dir, "clv_holdout_check")
@@ -104,7 +108,10 @@ result.retention_table
 table = result.table.assign(clv_tier=clv.clv_tier(result.table["clv"]))
 shares = clv.clv_concentration(table["clv"])
 io.write_table(shares.rename_axis("accounts").to_frame(), run_dir, "clv_concentration")
-print("Share of total CLV held by the top accounts: " + ", ".join(f"{k.replace('top_', 'top ')}: {v:.0%}" for k, v in shares.items()))
+print(
+    "Share of total CLV held by the top accounts: "
+    + ", ".join(f"{k.replace('top_', 'top ')}: {v:.0%}" for k, v in shares.items())
+)
 fig, ax = plt.subplots(figsize=(7, 4))
 sns.histplot(np.log10(table.loc[table["clv"] > 0, "clv"]), bins=40, ax=ax)
 ax.set(xlabel="CLV (log10 of currency units)", ylabel="accounts", title="CLV per account")
@@ -134,12 +141,27 @@ by_band
 # One row per account, written for the report and the CRM export as `clv_accounts`.
 
 # %%
-columns = ["clv", "clv_orders", "clv_contracts", "p_alive", "churn_probability", "value_at_risk", "risk_source",
-           "expected_purchases", "expected_spend", "renewal_probability", "derl", "arr", "clv_tier"]
+columns = [
+    "clv",
+    "clv_orders",
+    "clv_contracts",
+    "p_alive",
+    "churn_probability",
+    "value_at_risk",
+    "risk_source",
+    "expected_purchases",
+    "expected_spend",
+    "renewal_probability",
+    "derl",
+    "arr",
+    "clv_tier",
+]
 clv_accounts = table[[c for c in [settings.segment, *columns] if c in table]]
 io.write_table(clv_accounts, run_dir, "clv_accounts")
-print(f"{len(clv_accounts)} accounts, total CLV {clv_accounts['clv'].sum():,.0f}, "
-      f"value at risk {clv_accounts['value_at_risk'].sum():,.0f}")
+print(
+    f"{len(clv_accounts)} accounts, total CLV {clv_accounts['clv'].sum():,.0f}, "
+    f"value at risk {clv_accounts['value_at_risk'].sum():,.0f}"
+)
 clv_accounts.sort_values("clv", ascending=False).head(top_n).round(2)
 
 # %% [markdown]

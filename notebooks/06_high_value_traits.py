@@ -44,10 +44,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from analysis import config, features, io, plotting
-from analysis import segments as sg
-from analysis import traits as tr
+from analysis import params as config
+from analysis.data import features, io
 from analysis.errors import ConfigError, InsufficientDataError
+from analysis.report import plotting
+from analysis.segments import clusters as sg
+from analysis.segments import traits as tr
 
 params = config.load_params(config_path)
 section = config.section(params, "segments")
@@ -60,8 +62,10 @@ snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features
 population = sg.clustering_population(snapshot, bool(section.get("active_only", True)))
 value = population[settings.value_column]
 plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
-print(f"As-of date: {as_of_date}. Clustering {len(population):,} of {len(snapshot):,} accounts "
-      f"({'active customers only' if section.get('active_only', True) else 'all accounts'}).")
+print(
+    f"As-of date: {as_of_date}. Clustering {len(population):,} of {len(snapshot):,} accounts "
+    f"({'active customers only' if section.get('active_only', True) else 'all accounts'})."
+)
 
 # %% [markdown]
 # ## Clusters
@@ -132,9 +136,14 @@ tiers, tier_note = tr.resolve_tiers(scored, value, shares, codes)
 print(tier_note)
 clv_table = io.read_table(run_dir, "clv_accounts")
 clv = clv_table.set_index("account_id")["clv"] if clv_table is not None and "clv" in clv_table else None
-print("CLV share: from this run's clv_accounts table." if clv is not None
-      else "CLV share: not shown, this run has no clv_accounts table (notebook 02).")
-renewal_labels, renewals, renewal_note = sg.trailing_renewals(book, model, as_of_date, bool(section.get("active_only", True)))
+print(
+    "CLV share: from this run's clv_accounts table."
+    if clv is not None
+    else "CLV share: not shown, this run has no clv_accounts table (notebook 02)."
+)
+renewal_labels, renewals, renewal_note = sg.trailing_renewals(
+    book, model, as_of_date, bool(section.get("active_only", True))
+)
 print(renewal_note)
 profile = sg.profile_clusters(labels, value, clv, renewals, tiers, top_tiers, renewal_labels=renewal_labels).join(names)
 io.write_table(profile, run_dir, "segment_profiles")
@@ -161,10 +170,15 @@ if rules is not None:
     rule_table = rules.rules_.merge(rules.summary[["lower_95", "upper_95"]], left_on="rule_id", right_index=True)
     io.write_table(rule_table, run_dir, "segment_rules")
     overall = rules.overall_
-    print(f"Together the rules find {overall['coverage_test']:.0%} of the held-out top tier with precision "
-          f"{overall['precision_test']:.0%} (top-tier share of the book: {overall['base_rate_test']:.0%}).")
-    display(rule_table[["rule_id", "rule", "precision_test", "lower_95", "upper_95", "coverage_test",
-                        "n_test", "lift_test"]].round(3))
+    print(
+        f"Together the rules find {overall['coverage_test']:.0%} of the held-out top tier with precision "
+        f"{overall['precision_test']:.0%} (top-tier share of the book: {overall['base_rate_test']:.0%})."
+    )
+    display(
+        rule_table[
+            ["rule_id", "rule", "precision_test", "lower_95", "upper_95", "coverage_test", "n_test", "lift_test"]
+        ].round(3)
+    )
     print("\n".join(rules.rules_["sentence"]))
 
 # %% [markdown]
@@ -180,13 +194,22 @@ if top is None:
     print("No upgrade candidates: the top tier could not be described (see above).")
 else:
     high_value = tr.high_value_clusters(labels, top, float(section.get("high_value_min_top_share", 0.5)))
-    candidates = tr.upgrade_candidates(population, tiers, top, model, rules, high_value,
-                                       n=int(section.get("n_candidates", 100)),
-                                       n_traits=int(section.get("n_gap_traits", 5)))
+    candidates = tr.upgrade_candidates(
+        population,
+        tiers,
+        top,
+        model,
+        rules,
+        high_value,
+        n=int(section.get("n_candidates", 100)),
+        n_traits=int(section.get("n_gap_traits", 5)),
+    )
     candidates = candidates.join(names, on="cluster")
     io.write_table(candidates, run_dir, "upgrade_candidates")
-    print(f"High-value clusters: {[names[c] for c in high_value]}. {len(candidates)} candidates written "
-          f"as upgrade_candidates.")
+    print(
+        f"High-value clusters: {[names[c] for c in high_value]}. {len(candidates)} candidates written "
+        f"as upgrade_candidates."
+    )
     display(candidates.head(int(top_n)).round(2))
 
 # %% [markdown]

@@ -31,7 +31,11 @@ import warnings
 
 import matplotlib.pyplot as plt
 
-from analysis import config, exports, features, i18n, io, plotting, report
+from analysis import params as config
+from analysis.data import features, io
+from analysis.report import build as report
+from analysis.report import exports, plotting
+from analysis.report import i18n as i18n
 
 # Warnings are for analysts and shown in notebooks 01-06; this page is for managers.
 warnings.simplefilter("ignore")
@@ -41,8 +45,9 @@ plotting.set_theme()
 book = io.load_book(data_dir)
 as_of_date = features.resolve_as_of(book, as_of)
 accounts = book.df("accounts", ["account_id", "name"])
-renewals = report.renewal_history(book.df("contracts", ["account_id", "end", "annual_value", "renewal_outcome"]),
-                                  as_of_date)
+renewals = report.renewal_history(
+    book.df("contracts", ["account_id", "end", "annual_value", "renewal_outcome"]), as_of_date
+)
 io.write_table(renewals, run_dir, "report_renewals_12m")
 ctx = report.Context.for_run(run_dir, previous_run_dir, params, as_of_date.isoformat(), run_id, accounts)
 figures = report.headline_figures(ctx)
@@ -57,8 +62,9 @@ playbook = report.playbook_section(ctx)
 quality = report.quality_section(ctx, report.method_checks(ctx))
 sections = [headline, pyramid, changes, drivers, at_risk, traits, playbook, quality]
 report.write_tables(sections, run_dir)
-written, export_notes = exports.write_exports(run_dir, {name: ctx.tables.get(name) for name in exports.INPUTS},
-                                              params, ctx.names)
+written, export_notes = exports.write_exports(
+    run_dir, {name: ctx.tables.get(name) for name in exports.INPUTS}, params, ctx.names
+)
 report.show_html(report.header_html(ctx, sections))
 
 # %%
@@ -67,16 +73,24 @@ report.show(headline, lang, with_tables=True)
 # %%
 report.show(pyramid, lang)
 if pyramid.available:
-    plotting.plot_pyramid(pyramid.data["figure"], pyramid.data["figure_labels"], i18n.t("pyramid_figure_title", lang),
-                          i18n.t("share", lang) + " (%)")
+    plotting.plot_pyramid(
+        pyramid.data["figure"],
+        pyramid.data["figure_labels"],
+        i18n.t("pyramid_figure_title", lang),
+        i18n.t("share", lang) + " (%)",
+    )
     plt.show()
 report.show_tables(pyramid, lang)
 
 # %%
 report.show(changes, lang)
 if changes.available:
-    plotting.plot_migration(changes.data["migration_labelled"], i18n.t("migration_title", lang),
-                            i18n.t("tier_after", lang), i18n.t("tier_before", lang))
+    plotting.plot_migration(
+        changes.data["migration_labelled"],
+        i18n.t("migration_title", lang),
+        i18n.t("tier_after", lang),
+        i18n.t("tier_before", lang),
+    )
     plt.show()
 report.show_tables(changes, lang)
 

@@ -71,8 +71,11 @@ class E2E:
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".run.lock")}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".run.lock")
+    }
 
 
 def poison_names(book: Path) -> None:
@@ -97,7 +100,7 @@ def break_contracts(book: Path, target: Path) -> Path:
 
 
 def _cli(args: list[str]) -> tuple[int, str]:
-    from analysis import cli
+    from analysis.run import cli
 
     buffer = stdio.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -106,7 +109,7 @@ def _cli(args: list[str]) -> tuple[int, str]:
 
 
 def _newest_run(out: Path) -> Path:
-    from analysis import runs
+    from analysis.run import runs
 
     found = runs.latest_successful_run(out)
     if found is None:
@@ -118,24 +121,36 @@ def render_in_language(run_dir: Path, previous: Path | None, target: Path, langu
     """Notebook 07 again on a copy of a finished run, in another language; returns its HTML page."""
     import papermill
 
-    from analysis import pipeline
-    from analysis.config import KERNEL_NAME, NOTEBOOKS_DIR
+    from analysis.params import KERNEL_NAME, NOTEBOOKS_DIR
+    from analysis.run import pipeline
 
     shutil.copytree(run_dir, target)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     params = next(n["parameters"] for n in manifest["notebooks"] if n["name"] == "07_manager_report")
-    params = {**params, "run_dir": str(target), "config_path": str(target / "params.yaml"),
-              "previous_run_dir": str(previous) if previous else None, "language": language}
+    params = {
+        **params,
+        "run_dir": str(target),
+        "config_path": str(target / "params.yaml"),
+        "previous_run_dir": str(previous) if previous else None,
+        "language": language,
+    }
     executed = target / "notebooks" / "07_manager_report.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS_DIR / "07_manager_report.ipynb"), str(executed), parameters=params,
-                               kernel_name=KERNEL_NAME, cwd=str(target), progress_bar=False, log_output=False)
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / "07_manager_report.ipynb"),
+        str(executed),
+        parameters=params,
+        kernel_name=KERNEL_NAME,
+        cwd=str(target),
+        progress_bar=False,
+        log_output=False,
+    )
     return pipeline.render_html(executed, target / "html" / "07_manager_report.html")
 
 
 def build(root: Path) -> E2E:
     import time
 
-    from analysis.synth import generate_book
+    from analysis.data.synth import generate_book
 
     clock = {}
     start = time.perf_counter()
@@ -159,18 +174,29 @@ def build(root: Path) -> E2E:
     codes["bad"], outputs["bad"] = _cli(["run", "--data", str(bad), "--as-of", SECOND, "--out", str(out)])
     after = tree_digest(out)
     t = time.perf_counter()
-    codes["repro"], outputs["repro"] = _cli(["run", "--data", str(book), "--as-of", FIRST, "--out",
-                                             str(root / "reports_repro")])
+    codes["repro"], outputs["repro"] = _cli(
+        ["run", "--data", str(book), "--as-of", FIRST, "--out", str(root / "reports_repro")]
+    )
     clock["repro"] = time.perf_counter() - t
     if codes["repro"] != 0:
         raise AssertionError(f"Repeated run exited {codes['repro']}:\n{outputs['repro'][-4000:]}")
     t = time.perf_counter()
     zh = render_in_language(second, first, root / "second_zh", "zh")
     clock["zh"] = time.perf_counter() - t
-    return E2E(root=str(root), book=str(book), out=str(out), first=str(first), second=str(second),
-               repro=str(_newest_run(root / "reports_repro")), zh_report=str(zh), exit_codes=codes,
-               digest_before_bad=before, digest_after_bad=after, bad_output=outputs["bad"][-4000:],
-               seconds={k: round(v, 1) for k, v in clock.items()})
+    return E2E(
+        root=str(root),
+        book=str(book),
+        out=str(out),
+        first=str(first),
+        second=str(second),
+        repro=str(_newest_run(root / "reports_repro")),
+        zh_report=str(zh),
+        exit_codes=codes,
+        digest_before_bad=before,
+        digest_after_bad=after,
+        bad_output=outputs["bad"][-4000:],
+        seconds={k: round(v, 1) for k, v in clock.items()},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.synth import generate_book
+from analysis.data.synth import generate_book
 
 SMALL_ACCOUNTS = 1500
 SMALL_SEED = 7
@@ -22,7 +22,7 @@ def small_book_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_book(small_book_dir):
-    from analysis.io import load_book
+    from analysis.data.io import load_book
 
     return load_book(small_book_dir)
 
@@ -32,7 +32,7 @@ def default_book_dir(tmp_path_factory):
     """The default sample book (5,000 accounts, seed 42): what the pipeline shows managers.
 
     Recovery tests whose power needs more than 1,500 accounts use it. Treat as read-only."""
-    from analysis.config import DEFAULT_SAMPLE_ACCOUNTS, DEFAULT_SEED
+    from analysis.params import DEFAULT_SAMPLE_ACCOUNTS, DEFAULT_SEED
 
     path = tmp_path_factory.mktemp("default_book")
     generate_book(path, n_accounts=DEFAULT_SAMPLE_ACCOUNTS, seed=DEFAULT_SEED)

@@ -8,8 +8,10 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from analysis import backtest, config, scoring, tiers
+from analysis import params as config
 from analysis.errors import ConfigError, DataContractError
+from analysis.scoring import backtest, tiers
+from analysis.scoring import score as scoring
 
 PYRAMID = ["key_important", "key_secondary", "ordinary", "small"]
 
@@ -28,8 +30,14 @@ def book():
     signal = rng.normal(size=n)
     renewed = (rng.random(n) < 1 / (1 + np.exp(-(0.5 + 1.2 * signal)))).astype(float)
     renewed[rng.random(n) < 0.5] = np.nan  # half have no renewal decision in the window
-    outcomes = pd.DataFrame({"renewed_next": renewed, "margin_next_12m": np.exp(signal + rng.normal(0, 1, n)),
-                             "revenue_next_12m": np.exp(signal + rng.normal(0, 0.5, n))}, index=idx)
+    outcomes = pd.DataFrame(
+        {
+            "renewed_next": renewed,
+            "margin_next_12m": np.exp(signal + rng.normal(0, 1, n)),
+            "revenue_next_12m": np.exp(signal + rng.normal(0, 0.5, n)),
+        },
+        index=idx,
+    )
     scores = {"signal": pd.Series(50 + 10 * signal, index=idx), "noise": pd.Series(rng.random(n) * 100, index=idx)}
     return scores, outcomes
 
@@ -144,7 +152,7 @@ AS_OF = "2025-01-01"
 def synthetic(tmp_path_factory):
     import json
 
-    from analysis import features, io, synth
+    from analysis.data import features, io, synth
 
     path = tmp_path_factory.mktemp("book2000")
     synth.generate_book(path, n_accounts=2000, seed=1)
@@ -157,11 +165,15 @@ def synthetic(tmp_path_factory):
 
 def driver_section(truth: dict) -> dict:
     """Criteria = the planted drivers (cost when the planted effect is negative) plus the noise columns."""
-    crit = {name: {"direction": "cost" if beta < 0 else "benefit", "normalise": "zscore"}
-            for name, beta in truth["log_odds_per_unit"].items()}
+    crit = {
+        name: {"direction": "cost" if beta < 0 else "benefit", "normalise": "zscore"}
+        for name, beta in truth["log_odds_per_unit"].items()
+    }
     crit.update({name: {"normalise": "zscore"} for name in truth["noise_features"]})
-    return {"criteria": crit, "weights": {"method": "calibrated", "compare": ["equal", "calibrated"],
-                                          "calibration": {"n_boot": 100}}}
+    return {
+        "criteria": crit,
+        "weights": {"method": "calibrated", "compare": ["equal", "calibrated"], "calibration": {"n_boot": 100}},
+    }
 
 
 def test_calibrated_weights_put_planted_drivers_above_noise(synthetic):
@@ -189,7 +201,7 @@ def test_calibrated_weights_beat_equal_weights_on_backtested_auc(synthetic, sect
 
 
 def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
-    from analysis import features
+    from analysis.data import features
 
     truth, feats, _rows, _renewed, _outcomes, book = synthetic
     rows, margin = backtest.calibration_set(book, AS_OF, "margin")
@@ -197,9 +209,13 @@ def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
     expected = features.build_outcomes(book, start.date())["margin_next_12m"]
     pd.testing.assert_series_equal(margin.dropna(), expected.reindex(rows.index).dropna(), check_names=False)
     assert margin.notna().sum() > 1000
-    res = backtest.weightings({**driver_section(truth), "weights": {"method": "calibrated",
-                                                                    "calibration": {"n_boot": 20}}},
-                              feats, rows, margin, seed=3)[0]["calibrated"]
+    res = backtest.weightings(
+        {**driver_section(truth), "weights": {"method": "calibrated", "calibration": {"n_boot": 20}}},
+        feats,
+        rows,
+        margin,
+        seed=3,
+    )[0]["calibrated"]
     assert res.details["outcome_type"] == "continuous" and res.weights.sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="'renewal' or 'margin'"):
         backtest.calibration_set(book, AS_OF, "churn")

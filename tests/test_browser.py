@@ -17,17 +17,27 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-OPTIONS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-           "--window-size=1280,1000")
+OPTIONS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,1000",
+)
 ALL_IMAGES_LOADED = "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver; "
-                    "`python3 tasks.py test` does it when run as root): the browser check of the report is skipped.")
+        pytest.skip(
+            "Chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver; "
+            "`python3 tasks.py test` does it when run as root): the browser check of the report is skipped."
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -51,7 +61,9 @@ def open_page(driver, path: Path, screenshot: Path) -> list[dict]:
     driver.set_window_size(1280, 1000)
     driver.get(path.resolve().as_uri())
     driver.set_script_timeout(30)
-    driver.execute_async_script("const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done());")
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done());"
+    )
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, min(max(height, 800), 12000))
     driver.save_screenshot(str(screenshot))
@@ -94,7 +106,8 @@ def test_report_loads_without_errors_and_shows_every_image(e2e, browser, page, t
             assert any("CJK" in f["familyName"] for f in fonts), (selector, fonts)
     # The payload is shown as text, where the account appears in a table.
     cells = browser.execute_script(
-        "return Array.from(document.querySelectorAll('td')).filter(td => td.textContent.includes('<script>')).length")
+        "return Array.from(document.querySelectorAll('td')).filter(td => td.textContent.includes('<script>')).length"
+    )
     assert cells > 0
 
 

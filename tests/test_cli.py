@@ -4,7 +4,7 @@ import shutil
 
 import pandas as pd
 
-from analysis.cli import main
+from analysis.run.cli import main
 
 
 def test_run_on_invalid_data_exits_2_and_writes_nothing(small_book_dir, tmp_path, capsys):
@@ -31,7 +31,10 @@ def test_sample_then_validate(tmp_path, capsys):
 
 
 def test_set_overrides_are_parsed_as_yaml():
-    from analysis.cli import _parse_overrides
+    from analysis.run.cli import _parse_overrides
 
     assert _parse_overrides(["segments.k=4", "language=zh", "a.b.c=[1, 2]"]) == {
-        "segments": {"k": 4}, "language": "zh", "a": {"b": {"c": [1, 2]}}}
+        "segments": {"k": 4},
+        "language": "zh",
+        "a": {"b": {"c": [1, 2]}},
+    }

@@ -12,12 +12,19 @@ import pandas as pd
 import pytest
 
 from analysis.clv import BetaGeoModel, GammaGammaModel, rfm_summary
-from analysis.clv.account import (ClvSettings, account_clv, add_value_at_risk, clv_by_group, clv_concentration,
-                                  contract_histories, holdout_report)
-from analysis.config import load_params
+from analysis.clv.account import (
+    ClvSettings,
+    account_clv,
+    add_value_at_risk,
+    clv_by_group,
+    clv_concentration,
+    contract_histories,
+    holdout_report,
+)
+from analysis.data.features import build_features, default_as_of
+from analysis.data.io import load_book, write_book
 from analysis.errors import ConfigError
-from analysis.features import build_features, default_as_of
-from analysis.io import load_book, write_book
+from analysis.params import load_params
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +72,19 @@ def test_planted_purchase_parameters_inside_fitted_intervals(rfm_weeks, truth):
 
 def test_clv_table_arithmetic(result):
     t = result.table
-    expected = {"clv_orders", "clv_contracts", "clv", "p_alive", "value_at_risk", "churn_probability",
-                "risk_source", "renewal_probability", "derl", "arr", "size_band"}
+    expected = {
+        "clv_orders",
+        "clv_contracts",
+        "clv",
+        "p_alive",
+        "value_at_risk",
+        "churn_probability",
+        "risk_source",
+        "renewal_probability",
+        "derl",
+        "arr",
+        "size_band",
+    }
     assert expected <= set(t.columns)
     assert t.index.name == "account_id" and t.index.is_unique
     np.testing.assert_allclose(t["clv"], t["clv_orders"] + t["clv_contracts"])
@@ -107,13 +125,17 @@ def test_no_leakage_from_after_as_of(small_book_dir, tmp_path):
 
 
 def test_contract_histories_by_hand():
-    contracts = pd.DataFrame({
-        "account_id": ["A", "A", "A", "B", "B", "C"],
-        "start": pd.to_datetime(["2021-01-01", "2022-01-01", "2023-01-01", "2021-06-01", "2022-06-01", "2023-03-01"]),
-        "end": pd.to_datetime(["2021-12-31", "2022-12-31", "2023-12-31", "2022-05-31", "2023-05-31", "2024-02-28"]),
-        "annual_value": [100.0, 110.0, 120.0, 50.0, 50.0, 70.0],
-        "renewal_outcome": ["renewed", "renewed", "not_renewed", "renewed", "not_renewed", "renewed"],
-    })
+    contracts = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "A", "B", "B", "C"],
+            "start": pd.to_datetime(
+                ["2021-01-01", "2022-01-01", "2023-01-01", "2021-06-01", "2022-06-01", "2023-03-01"]
+            ),
+            "end": pd.to_datetime(["2021-12-31", "2022-12-31", "2023-12-31", "2022-05-31", "2023-05-31", "2024-02-28"]),
+            "annual_value": [100.0, 110.0, 120.0, 50.0, 50.0, 70.0],
+            "renewal_outcome": ["renewed", "renewed", "not_renewed", "renewed", "not_renewed", "renewed"],
+        }
+    )
     h = contract_histories(contracts, "2023-07-01")
     # A: renewed twice, term 3 running; the outcome of term 3 (ends after as-of) is not used.
     assert h.loc["A"].to_dict() == {"renewals_past": 2, "arr": 120.0, "active": True, "churned": 0, "periods": 2}
@@ -124,8 +146,10 @@ def test_contract_histories_by_hand():
 
 
 def test_value_at_risk_prefers_a_supplied_churn_risk():
-    table = pd.DataFrame({"clv": [100.0, 100.0, 100.0], "p_alive": [0.9, 0.9, np.nan],
-                          "renewal_probability": [np.nan, 0.8, 0.8]}, index=["x", "y", "z"])
+    table = pd.DataFrame(
+        {"clv": [100.0, 100.0, 100.0], "p_alive": [0.9, 0.9, np.nan], "renewal_probability": [np.nan, 0.8, 0.8]},
+        index=["x", "y", "z"],
+    )
     out = add_value_at_risk(table)
     assert out["value_at_risk"].tolist() == pytest.approx([10.0, 20.0, 20.0])
     out = add_value_at_risk(table, churn_risk=pd.Series({"z": 0.5}))
@@ -139,10 +163,17 @@ def _stub_book(accounts, orders=None, contracts=None):
 
 
 def test_nobody_repeating_and_no_contracts_fall_back_with_a_note():
-    accounts = pd.DataFrame({"account_id": ["A", "B"], "first_seen": pd.to_datetime(["2024-01-01"] * 2),
-                             "size_band": ["small", "small"]})
-    orders = pd.DataFrame({"account_id": ["A", "B"], "date": pd.to_datetime(["2024-01-05", "2024-02-01"]),
-                           "amount": [10.0, 20.0], "cost": [5.0, 5.0]})
+    accounts = pd.DataFrame(
+        {"account_id": ["A", "B"], "first_seen": pd.to_datetime(["2024-01-01"] * 2), "size_band": ["small", "small"]}
+    )
+    orders = pd.DataFrame(
+        {
+            "account_id": ["A", "B"],
+            "date": pd.to_datetime(["2024-01-05", "2024-02-01"]),
+            "amount": [10.0, 20.0],
+            "cost": [5.0, 5.0],
+        }
+    )
     res = account_clv(_stub_book(accounts, orders), "2024-06-01", load_params())
     assert (res.table["clv"] == 0).all()
     assert any("Order-stream CLV not estimated" in n and "repeat purchase" in n for n in res.notes)
@@ -163,7 +194,8 @@ def test_holdout_report_on_the_book_and_its_fallbacks(small_book):
     assert "holdout of 26 weeks" in note and model is not None
     assert table.loc["all", "predicted"] == pytest.approx(table.loc["all", "actual"], rel=0.10)
     assert holdout_report(None, as_of, ClvSettings())[2].startswith("No orders table")
-    single = pd.DataFrame({"account_id": ["A", "B"], "date": pd.to_datetime(["2024-01-05", "2024-02-01"]),
-                           "amount": [10.0, 20.0]})
+    single = pd.DataFrame(
+        {"account_id": ["A", "B"], "date": pd.to_datetime(["2024-01-05", "2024-02-01"]), "amount": [10.0, 20.0]}
+    )
     table, model, note = holdout_report(single, "2024-12-01", ClvSettings())
     assert table is None and "could not be made" in note and "repeat purchase" in note

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 
 from analysis.clv import BetaGeoModel, GammaGammaModel
 from analysis.errors import ConfigError, ConvergenceError, DataContractError, InsufficientDataError
-
 
 
 def rfm(frequency, recency, T, monetary=None):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
-
 from _derivatives import assert_derivatives_match
+
 from analysis.clv import BetaGeoModel, group_rfm, simulate_bgnbd
 from analysis.clv.bgnbd import loglik_at
 
@@ -49,7 +48,9 @@ def test_summary_shape_and_intervals(cdnow_fit):
 
 def test_analytic_gradient_and_hessian_match_finite_differences(cdnow):
     model = BetaGeoModel()
-    model._prepare(cdnow["frequency"].to_numpy(), cdnow["recency"].to_numpy(), cdnow["T"].to_numpy(), np.ones(len(cdnow)))
+    model._prepare(
+        cdnow["frequency"].to_numpy(), cdnow["recency"].to_numpy(), cdnow["T"].to_numpy(), np.ones(len(cdnow))
+    )
     # Away from the optimum, so the gradient is not ~0.
     assert_derivatives_match(model._loglik, [0.3, 5.0, 0.7, 2.0], atol=1e-6)
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
-
 from _derivatives import assert_derivatives_match
-from analysis.clv import GammaGammaModel, simulate_bgnbd
 
+from analysis.clv import GammaGammaModel, simulate_bgnbd
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +34,14 @@ def test_analytic_gradient_and_hessian_match_finite_differences(cdnow):
     x, m = rep["frequency"].to_numpy(), rep["monetary_value"].to_numpy()
     counts = np.bincount(x)
     xs = np.flatnonzero(counts).astype(float)
-    model._data = {"xs": xs, "nx": counts[xs.astype(int)].astype(float), "x": x.astype(float), "m": m,
-                   "w": np.ones(len(x)), "logm": np.log(m)}
+    model._data = {
+        "xs": xs,
+        "nx": counts[xs.astype(int)].astype(float),
+        "x": x.astype(float),
+        "m": m,
+        "w": np.ones(len(x)),
+        "logm": np.log(m),
+    }
     assert_derivatives_match(model._loglik, [4.0, 3.0, 12.0])
 
 

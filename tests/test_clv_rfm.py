@@ -7,8 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.clv import (BetaGeoModel, GammaGammaModel, calibration_holdout, holdout_check, plot_holdout_check,
-                          rfm_summary, simulate_orders)
+from analysis.clv import (
+    BetaGeoModel,
+    GammaGammaModel,
+    calibration_holdout,
+    holdout_check,
+    plot_holdout_check,
+    rfm_summary,
+    simulate_orders,
+)
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
 
 matplotlib.use("Agg")
@@ -23,11 +30,15 @@ def orders():
 
 
 def test_rfm_by_hand():
-    orders = pd.DataFrame({
-        "account_id": ["A", "A", "A", "A", "B", "C"],
-        "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-08", "2024-01-29", "2024-01-20", "2024-03-01"]),
-        "amount": [10.0, 20.0, 5.0, 40.0, 7.0, 99.0],
-    })
+    orders = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "A", "A", "B", "C"],
+            "date": pd.to_datetime(
+                ["2024-01-01", "2024-01-08", "2024-01-08", "2024-01-29", "2024-01-20", "2024-03-01"]
+            ),
+            "amount": [10.0, 20.0, 5.0, 40.0, 7.0, 99.0],
+        }
+    )
     rfm = rfm_summary(orders, "2024-02-06", "weeks")
     assert rfm.index.tolist() == ["A", "B"]  # C ordered after the as-of date
     a = rfm.loc["A"]

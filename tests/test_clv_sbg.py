@@ -31,7 +31,7 @@ def test_published_fit_on_years_1_to_7_and_projection(survivors, alpha, beta):
 def test_retention_rises_with_tenure_and_matches_survival_ratio():
     model = ShiftedBetaGeometricModel().fit_survivors(REGULAR[:8])
     r = model.retention_rate(range(1, 10)).to_numpy()
-    s = model.survival(range(0, 10)).to_numpy()
+    s = model.survival(range(10)).to_numpy()
     assert np.all(np.diff(r) > 0)
     np.testing.assert_allclose(r, s[1:] / s[:-1], rtol=1e-12)
     np.testing.assert_allclose(model.renewal_probability([0, 3]), r[[0, 3]], rtol=1e-12)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value
 from analysis.errors import ConfigError
-
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +24,9 @@ def test_clv_does_not_depend_on_the_time_unit(cdnow, models):
     clv_days = customer_lifetime_value(bg_days, gg, days, "days", horizon=156 * 7, annual_discount_rate=0.1)
     # ... and in months, with the weekly model converting.
     months = cdnow.assign(recency=cdnow["recency"] * 7 / (365.25 / 12), T=cdnow["T"] * 7 / (365.25 / 12))
-    clv_months = customer_lifetime_value(bg_weeks, gg, months, "months", horizon=156 * 7 / (365.25 / 12),
-                                         annual_discount_rate=0.1)
+    clv_months = customer_lifetime_value(
+        bg_weeks, gg, months, "months", horizon=156 * 7 / (365.25 / 12), annual_discount_rate=0.1
+    )
     np.testing.assert_allclose(clv_days["clv"], clv_weeks["clv"], rtol=1e-5)
     np.testing.assert_allclose(clv_months["clv"], clv_weeks["clv"], rtol=1e-9)
     assert clv_weeks.index.equals(cdnow.index)

@@ -9,9 +9,9 @@ from scipy import stats
 from scipy.special import logit
 from statsmodels.stats.multitest import multipletests
 
-from analysis import drivers as d
+from analysis.core.summary import SUMMARY_COLUMNS
+from analysis.drivers import models as d
 from analysis.errors import ConfigError, DataContractError
-from analysis.summary import SUMMARY_COLUMNS
 
 PLANTED = list(d.SIM_BETA)
 NOISE = list(d.SIM_NOISE)
@@ -31,8 +31,12 @@ def fitted(sim):
 
 def true_per_sd(table: pd.DataFrame, truth: dict) -> pd.Series:
     """Planted effect on the model's scale: per +1 SD for numeric factors, per unit for 0/1 ones."""
-    return pd.Series({k: b * (1.0 if set(table[k].unique()) <= {0, 1} else table[k].std())
-                      for k, b in truth["log_odds_per_unit"].items()})
+    return pd.Series(
+        {
+            k: b * (1.0 if set(table[k].unique()) <= {0, 1} else table[k].std())
+            for k, b in truth["log_odds_per_unit"].items()
+        }
+    )
 
 
 def test_summary_has_the_common_shape(fitted):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import drivers as d
+from analysis.drivers import models as d
 from analysis.errors import DataContractError, InsufficientDataError
 
 PLANTED = list(d.SIM_BETA)
@@ -61,8 +61,9 @@ def test_joint_separation_is_caught_after_the_fit():
     """No single factor separates, but together they do: maximum likelihood diverges and is replaced."""
     rng = np.random.default_rng(3)
     x1, x2 = rng.normal(size=400), rng.normal(size=400)
-    frame = pd.DataFrame({"x1": x1, "x2": x2, "renewed": (x1 + x2 > 0).astype(int),
-                          "account_id": [f"A{i}" for i in range(400)]})
+    frame = pd.DataFrame(
+        {"x1": x1, "x2": x2, "renewed": (x1 + x2 > 0).astype(int), "account_id": [f"A{i}" for i in range(400)]}
+    )
     model = d.RenewalDrivers({"factors": ["x1", "x2"], "categorical": [], "min_events_per_factor": 5}).fit(frame)
     assert not (model.problems_["factor"].isin(["x1", "x2"]) & (model.problems_["problem"] == "separation")).any()
     joint = model.problems_[(model.problems_["factor"] == "(model)") & (model.problems_["problem"] == "separation")]
@@ -99,9 +100,13 @@ def test_tiny_binary_class_is_dropped_and_rare_level_merged(table):
     rare_flag[:5] = 1
     industry = table["industry"].where(np.arange(len(table)) >= 7, "space")
     model = d.RenewalDrivers({"factors": PLANTED + ["rare_flag"], "categorical": ["industry"]}).fit(
-        table.assign(rare_flag=rare_flag, industry=industry))
+        table.assign(rare_flag=rare_flag, industry=industry)
+    )
     by_factor = model.problems_.set_index("factor")
-    assert by_factor.loc["rare_flag", "problem"] == "tiny class" and "only 5 contracts" in by_factor.loc["rare_flag", "detail"]
+    assert (
+        by_factor.loc["rare_flag", "problem"] == "tiny class"
+        and "only 5 contracts" in by_factor.loc["rare_flag", "detail"]
+    )
     assert by_factor.loc["industry", "problem"] == "rare levels" and "space" in by_factor.loc["industry", "detail"]
     assert not model.summary.index.str.contains("space").any()
     assert "industry: other" in model.summary.index or model.design_.factors_["industry"].levels[0] == "other"
@@ -111,7 +116,8 @@ def test_absent_mostly_missing_and_partly_missing_factors(table):
     partly = table["nps"].where(np.arange(len(table)) % 10 != 0)
     mostly = table["nps"].where(np.arange(len(table)) % 10 == 0)
     model = d.RenewalDrivers({"factors": PLANTED + ["ghost", "mostly"], "categorical": []}).fit(
-        table.assign(nps=partly, mostly=mostly))
+        table.assign(nps=partly, mostly=mostly)
+    )
     by_factor = model.problems_.set_index("factor")
     assert by_factor.loc["ghost", "problem"] == "absent"
     assert by_factor.loc["mostly", "problem"] == "mostly missing" and by_factor.loc["mostly", "severity"] == "dropped"

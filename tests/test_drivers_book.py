@@ -15,9 +15,10 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
-from analysis import config, drivers as d
-from analysis.features import build_contract_features, build_features
-from analysis.io import load_book
+from analysis import params as config
+from analysis.data.features import build_contract_features, build_features
+from analysis.data.io import load_book
+from analysis.drivers import models as d
 
 POWER_Z = 3.3  # a driver whose expected |z| is at least this is found (BH, 5%) with >90% probability
 
@@ -42,8 +43,12 @@ def spec(truth: dict) -> dict:
 
 
 def per_sd(contracts: pd.DataFrame, truth: dict) -> pd.Series:
-    return pd.Series({k: b * (1.0 if set(contracts[k].unique()) <= {0, 1} else contracts[k].std())
-                      for k, b in truth["log_odds_per_unit"].items()})
+    return pd.Series(
+        {
+            k: b * (1.0 if set(contracts[k].unique()) <= {0, 1} else contracts[k].std())
+            for k, b in truth["log_odds_per_unit"].items()
+        }
+    )
 
 
 def test_planted_drivers_recovered(contracts, truth):
@@ -92,8 +97,12 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
     """The shipped drivers config (logged counts, categories, engagement factors) runs end to end on the
     book: strongly planted drivers lead the findings in the planted direction, noise does not, and every
     open account gets reasons."""
-    cfg = {**config.section(config.load_params(), "drivers"),
-           "gbm": {"max_iter": 60, "early_stopping": False}, "permutation_repeats": 3, "pd_max_rows": 500}
+    cfg = {
+        **config.section(config.load_params(), "drivers"),
+        "gbm": {"max_iter": 60, "early_stopping": False},
+        "permutation_repeats": 3,
+        "pd_max_rows": 500,
+    }
     result = d.analyse(contracts, cfg)
     assert result.model is not None and not (result.problems["severity"] == "fatal").any()
     s = result.model.summary
@@ -114,7 +123,9 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
     open_ = snapshot[snapshot["next_renewal_date"].notna()]
     assert list(reasons.columns) == d.REASON_COLUMNS
     assert reasons["account_id"].nunique() > 0.9 * len(open_) and set(reasons["account_id"]) <= set(open_.index)
-    assert (reasons["next_renewal_date"].to_numpy() == open_.loc[reasons["account_id"], "next_renewal_date"].to_numpy()).all()
+    assert (
+        reasons["next_renewal_date"].to_numpy() == open_.loc[reasons["account_id"], "next_renewal_date"].to_numpy()
+    ).all()
     assert reasons.groupby(["account_id", "side"]).size().max() <= 3
     assert reasons["renewal_probability"].between(0, 1).all()
     assert set(reasons["factor"]) <= set(clear["variable"])

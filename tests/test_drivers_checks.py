@@ -7,11 +7,21 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from analysis import drivers as d
+from analysis.drivers import models as d
 
 PLANTED = list(d.SIM_BETA)
-FAST = {"gbm": {"max_iter": 80, "learning_rate": 0.15, "max_leaf_nodes": 15, "min_samples_leaf": 40,
-                "early_stopping": False}, "permutation_repeats": 4, "pd_grid": 12, "pd_max_rows": 800}
+FAST = {
+    "gbm": {
+        "max_iter": 80,
+        "learning_rate": 0.15,
+        "max_leaf_nodes": 15,
+        "min_samples_leaf": 40,
+        "early_stopping": False,
+    },
+    "permutation_repeats": 4,
+    "pd_grid": 12,
+    "pd_max_rows": 800,
+}
 
 
 def resample_outcome(table: pd.DataFrame, eta: np.ndarray, seed: int) -> pd.DataFrame:
@@ -20,7 +30,11 @@ def resample_outcome(table: pd.DataFrame, eta: np.ndarray, seed: int) -> pd.Data
 
 
 def linear_eta(table: pd.DataFrame) -> np.ndarray:
-    return -1.4 + sum(b * table[k].to_numpy() for k, b in d.SIM_BETA.items()) + table["industry"].map(d.SIM_INDUSTRY).to_numpy()
+    return (
+        -1.4
+        + sum(b * table[k].to_numpy() for k, b in d.SIM_BETA.items())
+        + table["industry"].map(d.SIM_INDUSTRY).to_numpy()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +48,12 @@ def curved():
 
 @pytest.fixture(scope="module")
 def analysis(curved):
-    cfg = {**FAST, "factors": PLANTED + ["bend", "noise_a", "noise_b"], "categorical": ["industry"],
-           "stability_by": ["size_band"]}
+    cfg = {
+        **FAST,
+        "factors": PLANTED + ["bend", "noise_a", "noise_b"],
+        "categorical": ["industry"],
+        "stability_by": ["size_band"],
+    }
     return d.analyse(curved, cfg)
 
 
@@ -78,8 +96,12 @@ def flipped_table() -> pd.DataFrame:
 
 def test_sign_flip_between_segments_is_flagged():
     table = flipped_table()
-    cfg = {"factors": PLANTED + ["noise_a"], "categorical": ["size_band"], "stability_by": ["size_band"],
-           "stability_period": "half"}
+    cfg = {
+        "factors": PLANTED + ["noise_a"],
+        "categorical": ["size_band"],
+        "stability_by": ["size_band"],
+        "stability_period": "half",
+    }
     stab = d.stability(table, cfg)
     assert set(stab["split"]) == {"size_band", "period"}
     assert (stab["status"] == "fitted").all()
@@ -98,8 +120,9 @@ def test_sign_flip_between_segments_is_flagged():
 def test_small_segment_is_skipped_with_its_reason():
     table, _ = d.simulate_contracts(3000, seed=4)
     table = table.assign(region=np.where(np.arange(len(table)) < 60, "tiny", "big"))
-    stab = d.stability(table, {"factors": PLANTED, "categorical": [], "stability_by": ["region"],
-                               "stability_period": None})
+    stab = d.stability(
+        table, {"factors": PLANTED, "categorical": [], "stability_by": ["region"], "stability_period": None}
+    )
     tiny = stab[stab["segment"] == "tiny"]
     assert len(tiny) == 1 and tiny["status"].iloc[0].startswith("skipped: ")
     assert "per term" in tiny["status"].iloc[0] or "one outcome" in tiny["status"].iloc[0]

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _e2e import FIRST, IMG, SCRIPT, SECOND
 from bs4 import BeautifulSoup
 
-from _e2e import FIRST, IMG, SCRIPT, SECOND
-from analysis import exports, i18n, runs
-from analysis.config import NOTEBOOKS_DIR, load_params
-from analysis.tiers import GONE, NEW
+from analysis.params import NOTEBOOKS_DIR, load_params
+from analysis.report import exports
+from analysis.report import i18n as i18n
+from analysis.run import runs
+from analysis.scoring.tiers import GONE, NEW
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +41,7 @@ def read_export(run: Path, name: str) -> pd.DataFrame:
 
 # --- the pipeline runs, the report and the index are filed --------------------------------
 
+
 def test_every_notebook_runs_and_the_index_lists_both_reports(e2e):
     expected = sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
     assert "07_manager_report" in expected
@@ -50,7 +53,7 @@ def test_every_notebook_runs_and_the_index_lists_both_reports(e2e):
         assert e2e.report(run).exists()
     index = (e2e.path("out") / "index.html").read_text(encoding="utf-8")
     for run in ("first", "second"):
-        link = f'{e2e.path(run).name}/html/07_manager_report.html'
+        link = f"{e2e.path(run).name}/html/07_manager_report.html"
         assert f'href="{link}"' in index
     headline = json.loads((e2e.path("second") / "tables" / "headline.json").read_text(encoding="utf-8"))
     for key in ("accounts", "arr", "renewal_rate", "churned_value"):
@@ -77,6 +80,7 @@ def test_report_is_code_free_and_self_contained(e2e):
 
 
 # --- since the last run --------------------------------------------------------------------
+
 
 def test_second_report_compares_with_the_first_runs_tables(e2e):
     second = e2e.manifest("second")
@@ -131,6 +135,7 @@ def test_headline_change_is_against_the_first_run(e2e):
 
 # --- failures leave earlier reports alone ------------------------------------------------
 
+
 def test_run_on_broken_data_exits_2_and_changes_nothing(e2e):
     assert e2e.exit_codes["bad"] == 2
     assert "end not before start" in e2e.bad_output and "unknown account" in e2e.bad_output
@@ -141,11 +146,17 @@ def test_run_on_broken_data_exits_2_and_changes_nothing(e2e):
 
 # --- reproducible exports ----------------------------------------------------------------
 
+
 def test_same_data_parameters_and_seed_give_identical_exports_and_tables(e2e):
     first, repro = e2e.path("first") / "exports", e2e.path("repro") / "exports"
     names = sorted(p.name for p in first.iterdir())
-    assert {"scored_accounts.csv", "scored_accounts.parquet", "drivers.csv", "weights_used.csv",
-            exports.WEIGHTS_YAML} <= set(names)
+    assert {
+        "scored_accounts.csv",
+        "scored_accounts.parquet",
+        "drivers.csv",
+        "weights_used.csv",
+        exports.WEIGHTS_YAML,
+    } <= set(names)
     assert names == sorted(p.name for p in repro.iterdir())
     for name in names:
         assert (first / name).read_bytes() == (repro / name).read_bytes(), name
@@ -178,6 +189,7 @@ def test_scored_accounts_export_has_the_crm_columns(e2e):
 
 
 # --- the report states the planted truths ---------------------------------------------------
+
 
 def test_report_finds_the_planted_top_renewal_drivers_with_the_right_direction(e2e):
     """The four strongest planted drivers (largest |beta x SD|, computed from the ground truth) are
@@ -213,18 +225,25 @@ def test_tier_table_matches_the_scored_accounts_export(e2e):
     revenue = features.reindex(export["account_id"]).clip(lower=0).fillna(0).to_numpy()
     shares = pd.Series(revenue).groupby(export["tier"].to_numpy()).sum() / revenue.sum()
     np.testing.assert_allclose(pyramid.loc[CODES, "share_revenue"], shares.reindex(CODES), rtol=1e-9)
-    rows = BeautifulSoup(e2e.report("second").read_text(encoding="utf-8"), "html.parser").find(
-        id="pyramid").find_all_next("table")[0].find_all("tr")[1:]
+    rows = (
+        BeautifulSoup(e2e.report("second").read_text(encoding="utf-8"), "html.parser")
+        .find(id="pyramid")
+        .find_all_next("table")[0]
+        .find_all("tr")[1:]
+    )
     shown = {r.find_all("td")[0].get_text(): r.find_all("td")[1].get_text() for r in rows}
     assert shown == {TIER_NAMES[c]: f"{n:,}" for c, n in counts.items()}
 
 
 # --- escaping -------------------------------------------------------------------------------
 
+
 def test_account_names_with_markup_are_escaped_in_the_report(e2e):
     for page in (e2e.report("second"), Path(e2e.zh_report)):
         text = page.read_text(encoding="utf-8")
-        assert SCRIPT not in text and IMG not in text and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "")
+        assert (
+            SCRIPT not in text and IMG not in text and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "")
+        )
         assert html.escape(SCRIPT) in text and html.escape(IMG) in text
         soup = BeautifulSoup(text, "html.parser")
         assert not soup.find_all("script", string=re.compile("alert"))

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import features
+from analysis.data import features
+from analysis.data.io import export_duckdb, load_book, write_book
 from analysis.errors import InsufficientDataError, MissingTableError
-from analysis.io import export_duckdb, load_book, write_book
 
 AS_OF = "2024-07-01"
 
@@ -72,10 +72,20 @@ def test_contract_features_match_the_generators_truth(small_book_dir, small_book
     truth = pd.read_csv(small_book_dir / "ground_truth_decisions.csv", parse_dates=["end", "cutoff"])
     merged = table.reset_index().merge(truth, on=["account_id", "end"], suffixes=("", "_true"))
     assert merged[["account_id", "end"]].drop_duplicates().shape[0] == len(truth)
-    for column in ("attended_seminar_12m", "webinars_12m", "adoption_90d", "adoption_trend",
-                   "open_severe_tickets", "nps_latest", "payment_delay_days", "product_lines", "renewed"):
-        np.testing.assert_allclose(merged[column].astype(float), merged[f"{column}_true"].astype(float),
-                                   atol=1e-9, err_msg=column)
+    for column in (
+        "attended_seminar_12m",
+        "webinars_12m",
+        "adoption_90d",
+        "adoption_trend",
+        "open_severe_tickets",
+        "nps_latest",
+        "payment_delay_days",
+        "product_lines",
+        "renewed",
+    ):
+        np.testing.assert_allclose(
+            merged[column].astype(float), merged[f"{column}_true"].astype(float), atol=1e-9, err_msg=column
+        )
 
 
 def test_contract_features_respect_decided_before(small_book):
@@ -135,12 +145,14 @@ def test_as_of_before_any_account(small_book):
 
 def test_excel_exports_load_like_csv(tmp_path):
     """Excel workbooks (one per table) are read too, with the same features as CSV."""
-    from analysis.synth import generate_book
+    from analysis.data.synth import generate_book
 
     generate_book(tmp_path / "csv", n_accounts=8, seed=11, fmt="csv")
     (tmp_path / "xlsx").mkdir()
     for path in (tmp_path / "csv").glob("*.csv"):
-        pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(tmp_path / "xlsx" / f"{path.stem}.xlsx", index=False)
+        pd.read_csv(path, dtype=str, keep_default_na=False).to_excel(
+            tmp_path / "xlsx" / f"{path.stem}.xlsx", index=False
+        )
     shutil.copy(tmp_path / "csv" / "extract.json", tmp_path / "xlsx" / "extract.json")
     from_csv = features.build_features(load_book(tmp_path / "csv"), "2025-06-01")
     from_excel = features.build_features(load_book(tmp_path / "xlsx"), "2025-06-01")

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, health
+from analysis import params as config
 from analysis.errors import ConfigError, DataContractError
+from analysis.scoring import health
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,11 @@ HEALTH = {
         "tickets_12m": {"direction": "cost", "normalise": "range", "bounds": [0, 10], "weight": 0.20},
         "nps_latest": {"normalise": "range", "bounds": [0, 10], "weight": 0.10},
     },
-    "bands": [{"code": "healthy", "min": 80, "en": "Healthy", "zh": "健康"},
-              {"code": "watch", "min": 60, "en": "Watch", "zh": "关注"},
-              {"code": "at_risk", "min": 0, "en": "At risk", "zh": "风险"}],
+    "bands": [
+        {"code": "healthy", "min": 80, "en": "Healthy", "zh": "健康"},
+        {"code": "watch", "min": 60, "en": "Watch", "zh": "关注"},
+        {"code": "at_risk", "min": 0, "en": "At risk", "zh": "风险"},
+    ],
 }
 
 
@@ -37,14 +40,22 @@ def accounts(**cols):
 def test_default_components_are_40_30_20_10_with_bands_80_60(section):
     comps = section["health"]["components"]
     assert {k: v["weight"] for k, v in comps.items()} == {
-        "adoption_90d": 0.40, "meeting_minutes_90d": 0.30, "tickets_12m": 0.20, "nps_latest": 0.10}
+        "adoption_90d": 0.40,
+        "meeting_minutes_90d": 0.30,
+        "tickets_12m": 0.20,
+        "nps_latest": 0.10,
+    }
     assert [b["min"] for b in section["health"]["bands"]] == [80, 60, 0]
     assert all(c["normalise"] == "range" for c in comps.values())  # bands mean the same in every run
 
 
 def test_health_score_components_and_bands():
-    f = accounts(adoption_90d=[1.0, 0.5, 0.5, 0.0], meeting_minutes_90d=[900.0, 600.0, 300.0, 0.0],
-                 tickets_12m=[0, 0, 5, 10], nps_latest=[10.0, 10.0, 5.0, 0.0])
+    f = accounts(
+        adoption_90d=[1.0, 0.5, 0.5, 0.0],
+        meeting_minutes_90d=[900.0, 600.0, 300.0, 0.0],
+        tickets_12m=[0, 0, 5, 10],
+        nps_latest=[10.0, 10.0, 5.0, 0.0],
+    )
     out = health.health_score(f, HEALTH)
     # 40*0.5 + 30*1 + 20*1 + 10*1 = 80 -> healthy at exactly the cut point
     assert out["health_score"].tolist() == pytest.approx([100.0, 80.0, 20 + 15 + 10 + 5, 0.0])
@@ -70,17 +81,22 @@ def test_missing_component_is_reported():
 def test_bad_band_config():
     cfg = {**HEALTH, "bands": [{"code": "ok", "min": 50}, {"code": "good", "min": 80}]}
     with pytest.raises(ConfigError, match="descending minimum"):
-        health.health_score(accounts(adoption_90d=[0.5], meeting_minutes_90d=[0.0], tickets_12m=[0],
-                                     nps_latest=[5.0]), cfg)
+        health.health_score(
+            accounts(adoption_90d=[0.5], meeting_minutes_90d=[0.0], tickets_12m=[0], nps_latest=[5.0]), cfg
+        )
 
 
 def test_early_warnings_fire_with_the_rule_named(section):
-    f = accounts(days_since_last_login=[45, 3, np.nan], nps_change=[-3, 0, -2],
-                 max_open_severe_days=[0, 20, 15])
+    f = accounts(days_since_last_login=[45, 3, np.nan], nps_change=[-3, 0, -2], max_open_severe_days=[0, 20, 15])
     alerts = health.early_warnings(f, section["warnings"])
     fired = set(zip(alerts["account_id"], alerts["rule"]))
-    assert fired == {("A0", "no_login_30d"), ("A0", "nps_drop"), ("A1", "severe_ticket_open"),
-                     ("A2", "nps_drop"), ("A2", "severe_ticket_open")}
+    assert fired == {
+        ("A0", "no_login_30d"),
+        ("A0", "nps_drop"),
+        ("A1", "severe_ticket_open"),
+        ("A2", "nps_drop"),
+        ("A2", "severe_ticket_open"),
+    }
     row = alerts[(alerts["account_id"] == "A0") & (alerts["rule"] == "no_login_30d")].iloc[0]
     assert row["threshold"] == ">= 30" and row["value"] == 45 and row["severity"] == "high"
     coverage = health.warning_coverage(f, section["warnings"]).set_index("rule")

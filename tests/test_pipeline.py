@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import pipeline, runs
-from analysis.config import PROJECT_ROOT
 from analysis.errors import ConfigError, DataContractError, RunLockedError
+from analysis.params import PROJECT_ROOT
+from analysis.run import pipeline, runs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 AS_OF = "2025-12-01"
@@ -52,15 +52,19 @@ def write_config(path: Path, text: str) -> Path:
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run(data: Path, out: Path, notebooks: Path, lines: list[str] | None = None, **kwargs) -> pipeline.RunResult:
     sink = lines if lines is not None else []
     kwargs.setdefault("validate", False)  # the dummy data folder is no customer book
-    return pipeline.run_pipeline(data, as_of=kwargs.pop("as_of", AS_OF), out_dir=out, notebooks_dir=notebooks,
-                                 progress=sink.append, **kwargs)
+    return pipeline.run_pipeline(
+        data, as_of=kwargs.pop("as_of", AS_OF), out_dir=out, notebooks_dir=notebooks, progress=sink.append, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,28 +73,45 @@ def good(tmp_path_factory):
     root = tmp_path_factory.mktemp("good")
     data = make_data(root / "data")
     notebooks = make_notebooks(root / "nb", "write_table")
-    config = write_config(root / "config.yaml", """
+    config = write_config(
+        root / "config.yaml",
+        """
         pipeline:
           notebooks:
             01_write_table: {n_rows: 7, echo_env: B2B_TEST_DB_PASSWORD}
-    """)
+    """,
+    )
     lines: list[str] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_ENV, SECRET)
         result = run(data, root / "reports", notebooks, lines, config_path=config)
-    return {"root": root, "data": data, "notebooks": notebooks, "config": config, "result": result,
-            "lines": lines, "out": root / "reports"}
+    return {
+        "root": root,
+        "data": data,
+        "notebooks": notebooks,
+        "config": config,
+        "result": result,
+        "lines": lines,
+        "out": root / "reports",
+    }
 
 
 # --- success path --------------------------------------------------------------------------
+
 
 def test_success_files_the_run_with_manifest(good):
     result, out = good["result"], good["out"]
     assert result.ok and result.exit_code == 0, good["lines"]
     assert result.path == out / result.run_id
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d{6}_asof-2025-12-01", result.run_id)
-    for rel in ("notebooks/01_write_table.ipynb", "html/01_write_table.html", "tables/draws.csv",
-                "tables/draws.parquet", "params.yaml", "manifest.json"):
+    for rel in (
+        "notebooks/01_write_table.ipynb",
+        "html/01_write_table.html",
+        "tables/draws.csv",
+        "tables/draws.parquet",
+        "params.yaml",
+        "manifest.json",
+    ):
         assert (result.path / rel).is_file(), rel
     assert not list(out.glob(".tmp-*")) and not (out / runs.OWNER_FILE).exists()
     manifest = json.loads((result.path / "manifest.json").read_text())
@@ -148,14 +169,18 @@ def test_secrets_never_reach_notebooks_html_or_manifest(good, tmp_path, monkeypa
         assert SECRET not in (path / rel).read_text(encoding="utf-8"), rel
     assert "env says ***" in (path / "html/01_write_table.html").read_text(encoding="utf-8")
     # Credentials in parameters are refused outright (they belong in environment variables).
-    for text, what in (("database: {password: pw12345678}\n", "database.password"),
-                       ("report: {db: 'postgresql://bob:pw12345678@db/crm'}\n", "URL with a password")):
+    for text, what in (
+        ("database: {password: pw12345678}\n", "database.password"),
+        ("report: {db: 'postgresql://bob:pw12345678@db/crm'}\n", "URL with a password"),
+    ):
         config = write_config(tmp_path / "c.yaml", text)
         with pytest.raises(ConfigError, match=re.escape(what)):
             run(good["data"], tmp_path / "reports", good["notebooks"], config_path=config)
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    assert runs.scrub({"u": f"x {SECRET} y", "url": "mysql://ann:s3cret@h/db"}, runs.secret_values()) == \
-        {"u": "x *** y", "url": "mysql://ann:***@h/db"}
+    assert runs.scrub({"u": f"x {SECRET} y", "url": "mysql://ann:s3cret@h/db"}, runs.secret_values()) == {
+        "u": "x *** y",
+        "url": "mysql://ann:***@h/db",
+    }
 
 
 def test_same_data_params_seed_give_identical_tables(good, tmp_path):
@@ -171,6 +196,7 @@ def test_same_data_params_seed_give_identical_tables(good, tmp_path):
 
 
 # --- failure paths -------------------------------------------------------------------------
+
 
 def test_failing_cell_exits_nonzero_files_partial_run_and_keeps_earlier_report(good, tmp_path):
     out = tmp_path / "reports"
@@ -202,8 +228,9 @@ def test_failing_cell_exits_nonzero_files_partial_run_and_keeps_earlier_report(g
 
 def test_data_contract_error_in_a_notebook_is_bad_input(good, tmp_path):
     notebooks = make_notebooks(tmp_path / "nb", "fail_cell")
-    config = write_config(tmp_path / "c.yaml",
-                          "pipeline: {notebooks: {01_fail_cell: {error_class: DataContractError}}}\n")
+    config = write_config(
+        tmp_path / "c.yaml", "pipeline: {notebooks: {01_fail_cell: {error_class: DataContractError}}}\n"
+    )
     result = run(good["data"], tmp_path / "reports", notebooks, config_path=config)
     assert result.outcome == "bad_input" and result.exit_code == pipeline.EXIT_BAD_INPUT
     assert "DataContractError: planted failure" in result.error
@@ -225,12 +252,17 @@ def test_second_concurrent_run_is_refused_by_the_lock(good, tmp_path):
     notebooks = make_notebooks(tmp_path / "nb", "sleep")
     config = write_config(tmp_path / "c.yaml", "pipeline: {notebooks: {01_sleep: {seconds: 2}}}\n")
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from analysis.pipeline import run_pipeline; "
-         f"r = run_pipeline({str(good['data'])!r}, as_of={AS_OF!r}, config_path={str(config)!r}, "
-         f"out_dir={str(out)!r}, notebooks_dir={str(notebooks)!r}, run_id='holder-run', validate=False); "
-         "sys.exit(r.exit_code)"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from analysis.run.pipeline import run_pipeline; "
+            f"r = run_pipeline({str(good['data'])!r}, as_of={AS_OF!r}, config_path={str(config)!r}, "
+            f"out_dir={str(out)!r}, notebooks_dir={str(notebooks)!r}, run_id='holder-run', validate=False); "
+            "sys.exit(r.exit_code)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -248,6 +280,7 @@ def test_second_concurrent_run_is_refused_by_the_lock(good, tmp_path):
 
 
 # --- pieces without a kernel ---------------------------------------------------------------
+
 
 def test_stale_temporary_run_is_moved_to_failed(tmp_path):
     out = tmp_path / "reports"
@@ -270,8 +303,9 @@ def test_lock_message_names_the_holder(tmp_path):
         pass
 
 
-def fake_run(out: Path, run_id: str, started: str, outcome: str = "ok", headline: dict | None = None,
-             pages: tuple[str, ...] = ()) -> Path:
+def fake_run(
+    out: Path, run_id: str, started: str, outcome: str = "ok", headline: dict | None = None, pages: tuple[str, ...] = ()
+) -> Path:
     folder = out / ("_failed" if outcome != "ok" else "") / run_id
     (folder / "html").mkdir(parents=True)
     for page in pages:
@@ -279,18 +313,32 @@ def fake_run(out: Path, run_id: str, started: str, outcome: str = "ok", headline
     if headline is not None:
         (folder / "tables").mkdir()
         (folder / "tables" / "headline.json").write_text(json.dumps(headline))
-    manifest = {"run_id": run_id, "started_at": started, "as_of": "2025-11-01", "outcome": outcome,
-                "failed_notebook": None if outcome == "ok" else "03_x"}
+    manifest = {
+        "run_id": run_id,
+        "started_at": started,
+        "as_of": "2025-11-01",
+        "outcome": outcome,
+        "failed_notebook": None if outcome == "ok" else "03_x",
+    }
     runs.write_json_atomic(folder / "manifest.json", manifest)
     return folder
 
 
 def test_index_lists_runs_newest_first_and_escapes_text(tmp_path):
     out = tmp_path
-    fake_run(out, "r-old", "2025-10-01T06:00:00+00:00", headline={"accounts": 4800, "arr": 12500000.5,
-                                                                   "renewal_rate": 0.84, "churned_value": 310000})
-    fake_run(out, "r-new", "2025-12-01T06:00:00+00:00", pages=("01_data_quality.html", runs.MAIN_REPORT),
-             headline={"accounts": "<script>alert(1)</script>", "arr": '<img src=x onerror="alert(2)">'})
+    fake_run(
+        out,
+        "r-old",
+        "2025-10-01T06:00:00+00:00",
+        headline={"accounts": 4800, "arr": 12500000.5, "renewal_rate": 0.84, "churned_value": 310000},
+    )
+    fake_run(
+        out,
+        "r-new",
+        "2025-12-01T06:00:00+00:00",
+        pages=("01_data_quality.html", runs.MAIN_REPORT),
+        headline={"accounts": "<script>alert(1)</script>", "arr": '<img src=x onerror="alert(2)">'},
+    )
     fake_run(out, "r-plain", "2025-11-01T06:00:00+00:00", pages=("01_data_quality.html", "02_clv.html"))
     fake_run(out, "r-bad", "2025-12-02T06:00:00+00:00", outcome="failed")
     page = runs.write_index(out).read_text(encoding="utf-8")

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from analysis.cli import main
-from analysis.synth import generate_book
+from analysis.data.synth import generate_book
+from analysis.run.cli import main
 
 REQUIRED_ONLY = ("accounts.parquet", "contracts.parquet", "orders.parquet", "extract.json")
 
@@ -26,5 +26,7 @@ def test_pipeline_runs_without_optional_tables(tmp_path, capsys):
     assert len(html) == len(list((runs[0] / "notebooks").glob("*.ipynb")))
     # The data-quality notebook names each absent optional table.
     for table in ("usage", "tickets", "surveys", "engagements"):
-        assert f"optional table &#x27;{table}&#x27; is absent" in html["01_data_quality"] \
-            or f"optional table '{table}' is absent" in html["01_data_quality"], table
+        assert (
+            f"optional table &#x27;{table}&#x27; is absent" in html["01_data_quality"]
+            or f"optional table '{table}' is absent" in html["01_data_quality"]
+        ), table

@@ -14,8 +14,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from analysis import config, exports, i18n, plotting, report  # noqa: E402
-from analysis.errors import ConfigError  # noqa: E402
+from analysis import params as config
+from analysis import report
+from analysis.errors import ConfigError
+from analysis.report import exports, plotting
+from analysis.report import i18n as i18n
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -33,80 +36,155 @@ def zh(params):
     return {**copy.deepcopy(params), "language": "zh"}
 
 
-def scored(tiers=("key_important", "key_secondary", "key_secondary", "ordinary", "ordinary", "ordinary", "small",
-                  "small"), bands=("healthy", "healthy", "watch", "watch", "at_risk", "watch", "at_risk", "at_risk")):
-    return pd.DataFrame({
-        "account_id": IDS, "score": [90, 70, 65, 50, 45, 40, 20, 10.0], "tier": list(tiers),
-        "contrib_revenue_12m": [30, 20, 18, 12, 11, 10, 4, 2.0], "contrib_margin_12m": [25, 18, 17, 11, 10, 9, 5, 3.0],
-        "health_score": [90, 85, 70, 65, 40, 62, 30, 20.0], "health_band": list(bands),
-        "next_renewal_date": pd.to_datetime(["2026-01-10"] * 8), "abcd": list("AABBCCDD"),
-        "flag_potential": [False] * 7 + [True], "flag_unprofitable": [False] * 8, "alerts": [""] * 8,
-    })
+def scored(
+    tiers=("key_important", "key_secondary", "key_secondary", "ordinary", "ordinary", "ordinary", "small", "small"),
+    bands=("healthy", "healthy", "watch", "watch", "at_risk", "watch", "at_risk", "at_risk"),
+):
+    return pd.DataFrame(
+        {
+            "account_id": IDS,
+            "score": [90, 70, 65, 50, 45, 40, 20, 10.0],
+            "tier": list(tiers),
+            "contrib_revenue_12m": [30, 20, 18, 12, 11, 10, 4, 2.0],
+            "contrib_margin_12m": [25, 18, 17, 11, 10, 9, 5, 3.0],
+            "health_score": [90, 85, 70, 65, 40, 62, 30, 20.0],
+            "health_band": list(bands),
+            "next_renewal_date": pd.to_datetime(["2026-01-10"] * 8),
+            "abcd": list("AABBCCDD"),
+            "flag_potential": [False] * 7 + [True],
+            "flag_unprofitable": [False] * 8,
+            "alerts": [""] * 8,
+        }
+    )
 
 
 def run_tables(**overrides) -> dict[str, pd.DataFrame]:
     tables = {
-        "features_asof": pd.DataFrame({"account_id": IDS, "is_active": [True] * 7 + [False],
-                                       "arr": [500, 200, 150, 50, 40, 30, 10, 0.0],
-                                       "revenue_12m": [600, 250, 150, 60, 40, 30, 10, 5.0]}),
+        "features_asof": pd.DataFrame(
+            {
+                "account_id": IDS,
+                "is_active": [True] * 7 + [False],
+                "arr": [500, 200, 150, 50, 40, 30, 10, 0.0],
+                "revenue_12m": [600, 250, 150, 60, 40, 30, 10, 5.0],
+            }
+        ),
         "scored_accounts": scored(),
-        "clv_accounts": pd.DataFrame({"account_id": IDS, "clv": [1000, 400, 300, 100, 80, 60, 20, 5.0],
-                                      "value_at_risk": [10, 8, 6, 5, 20, 3, 9, 1.0]}),
-        "churn_risk": pd.DataFrame({"account_id": IDS, "p_churn_before_renewal": [.05, .1, .1, .2, .6, .1, .7, .9],
-                                    "top_risk_factors": ["adoption_90d low (x1.5)"] * 8}),
-        "at_risk_renewals": pd.DataFrame({
-            "contract_id": ["C1", "C2", "C3", "C4"], "account_id": ["A5", "A5", "A7", "A2"],
-            "end": pd.to_datetime(["2025-12-20", "2025-12-20", "2026-01-15", "2026-06-01"]),
-            "product_line": ["Core", "Analytics", "Core", "Core"], "annual_value": [100.0, 50.0, 40.0, 999.0],
-            "p_churn_before_renewal": [.6, .6, .7, .1], "value_at_risk": [60.0, 30.0, 28.0, 99.9]}),
-        "drivers": pd.DataFrame({
-            "factor": ["adoption_90d", "payment_delay_days", "strategic_flag", "noise_1", "industry: retail"],
-            "variable": ["adoption_90d", "payment_delay_days", "strategic_flag", "noise_1", "industry"],
-            "effect": [2.5, 0.6, 3.0, 1.02, 0.8], "lower_95": [2.0, 0.5, 0.5, 0.9, 0.7],
-            "upper_95": [3.1, 0.7, 18.0, 1.15, 0.95], "p": [1e-7, 1e-5, 0.6, 0.3, 0.002],
-            "p_adjusted": [1e-6, 1e-4, 0.7, 0.5, 0.01],
-            "effect_unit": ["+1 SD = 0.2", "+1 SD = 12", "yes vs no", "+1 SD = 1", "vs finance"],
-            "direction": ["raises renewal", "lowers renewal", "no clear effect", "no clear effect", "lowers renewal"],
-            "sentence": [f"Adoption {SCRIPT} matters.", "Late payers renew less.", "No clear link.", "No clear link.",
-                         "Retail less."],
-        }),
-        "renewal_reasons": pd.DataFrame({"account_id": ["A5", "A5", "A7"], "side": ["down", "down", "down"],
-                                         "rank": [2, 1, 1], "sentence": ["second", "first", f"only {IMG}"]}),
-        "upgrade_candidates": pd.DataFrame({"account_id": ["A6", "A4"], "tier": ["ordinary", "ordinary"],
-                                            "revenue_12m": [30.0, 60.0], "reason": ["in high-value cluster S1"] * 2,
-                                            "gap_summary": ["arr +100", "arr +50"]}),
-        "report_renewals_12m": pd.DataFrame({"account_id": ["A1", "A2", "A5", "A7"], "decided": [2, 1, 1, 2],
-                                             "renewed": [2, 1, 0, 1], "decided_value": [500, 200, 40, 20.0],
-                                             "churned_value": [0, 0, 40, 10.0]}),
+        "clv_accounts": pd.DataFrame(
+            {
+                "account_id": IDS,
+                "clv": [1000, 400, 300, 100, 80, 60, 20, 5.0],
+                "value_at_risk": [10, 8, 6, 5, 20, 3, 9, 1.0],
+            }
+        ),
+        "churn_risk": pd.DataFrame(
+            {
+                "account_id": IDS,
+                "p_churn_before_renewal": [0.05, 0.1, 0.1, 0.2, 0.6, 0.1, 0.7, 0.9],
+                "top_risk_factors": ["adoption_90d low (x1.5)"] * 8,
+            }
+        ),
+        "at_risk_renewals": pd.DataFrame(
+            {
+                "contract_id": ["C1", "C2", "C3", "C4"],
+                "account_id": ["A5", "A5", "A7", "A2"],
+                "end": pd.to_datetime(["2025-12-20", "2025-12-20", "2026-01-15", "2026-06-01"]),
+                "product_line": ["Core", "Analytics", "Core", "Core"],
+                "annual_value": [100.0, 50.0, 40.0, 999.0],
+                "p_churn_before_renewal": [0.6, 0.6, 0.7, 0.1],
+                "value_at_risk": [60.0, 30.0, 28.0, 99.9],
+            }
+        ),
+        "drivers": pd.DataFrame(
+            {
+                "factor": ["adoption_90d", "payment_delay_days", "strategic_flag", "noise_1", "industry: retail"],
+                "variable": ["adoption_90d", "payment_delay_days", "strategic_flag", "noise_1", "industry"],
+                "effect": [2.5, 0.6, 3.0, 1.02, 0.8],
+                "lower_95": [2.0, 0.5, 0.5, 0.9, 0.7],
+                "upper_95": [3.1, 0.7, 18.0, 1.15, 0.95],
+                "p": [1e-7, 1e-5, 0.6, 0.3, 0.002],
+                "p_adjusted": [1e-6, 1e-4, 0.7, 0.5, 0.01],
+                "effect_unit": ["+1 SD = 0.2", "+1 SD = 12", "yes vs no", "+1 SD = 1", "vs finance"],
+                "direction": [
+                    "raises renewal",
+                    "lowers renewal",
+                    "no clear effect",
+                    "no clear effect",
+                    "lowers renewal",
+                ],
+                "sentence": [
+                    f"Adoption {SCRIPT} matters.",
+                    "Late payers renew less.",
+                    "No clear link.",
+                    "No clear link.",
+                    "Retail less.",
+                ],
+            }
+        ),
+        "renewal_reasons": pd.DataFrame(
+            {
+                "account_id": ["A5", "A5", "A7"],
+                "side": ["down", "down", "down"],
+                "rank": [2, 1, 1],
+                "sentence": ["second", "first", f"only {IMG}"],
+            }
+        ),
+        "upgrade_candidates": pd.DataFrame(
+            {
+                "account_id": ["A6", "A4"],
+                "tier": ["ordinary", "ordinary"],
+                "revenue_12m": [30.0, 60.0],
+                "reason": ["in high-value cluster S1"] * 2,
+                "gap_summary": ["arr +100", "arr +50"],
+            }
+        ),
+        "report_renewals_12m": pd.DataFrame(
+            {
+                "account_id": ["A1", "A2", "A5", "A7"],
+                "decided": [2, 1, 1, 2],
+                "renewed": [2, 1, 0, 1],
+                "decided_value": [500, 200, 40, 20.0],
+                "churned_value": [0, 0, 40, 10.0],
+            }
+        ),
         "validation_problems": pd.DataFrame(columns=["table", "column", "check", "count", "message", "examples"]),
     }
     tables.update(overrides)
     return {k: v for k, v in tables.items() if v is not None}
 
 
-NAMES = pd.Series([f"Acme {SCRIPT}", f"Globex {IMG}", "Initech", "Umbrella", f"Hooli {SCRIPT}", "Stark",
-                   f"Wayne {IMG}", "Tyrell"], index=pd.Index(IDS, name="account_id"))
+NAMES = pd.Series(
+    [f"Acme {SCRIPT}", f"Globex {IMG}", "Initech", "Umbrella", f"Hooli {SCRIPT}", "Stark", f"Wayne {IMG}", "Tyrell"],
+    index=pd.Index(IDS, name="account_id"),
+)
 
 
 def ctx_for(params, tables=None, previous=None, previous_headline=None):
     prev = None
     if previous is not None:
-        prev = report.RunTables(frames={**previous, **({"headline.json": previous_headline} if previous_headline else {})})
-    return report.Context(report.RunTables(frames=tables if tables is not None else run_tables()), prev, params,
-                          AS_OF, "run-1", NAMES)
+        prev = report.RunTables(
+            frames={**previous, **({"headline.json": previous_headline} if previous_headline else {})}
+        )
+    return report.Context(
+        report.RunTables(frames=tables if tables is not None else run_tables()), prev, params, AS_OF, "run-1", NAMES
+    )
 
 
 def all_sections(ctx):
     figures = report.headline_figures(ctx)
     return {
-        "headline": report.headline_section(ctx, figures), "pyramid": report.pyramid_section(ctx),
-        "changes": report.changes_section(ctx), "drivers": report.drivers_section(ctx),
-        "at_risk": report.at_risk_section(ctx), "traits": report.traits_section(ctx),
-        "playbook": report.playbook_section(ctx), "quality": report.quality_section(ctx, report.method_checks(ctx)),
+        "headline": report.headline_section(ctx, figures),
+        "pyramid": report.pyramid_section(ctx),
+        "changes": report.changes_section(ctx),
+        "drivers": report.drivers_section(ctx),
+        "at_risk": report.at_risk_section(ctx),
+        "traits": report.traits_section(ctx),
+        "playbook": report.playbook_section(ctx),
+        "quality": report.quality_section(ctx, report.method_checks(ctx)),
     }
 
 
 # --- missing analyses give notes ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_section_says_why_when_the_run_has_no_tables(params, lang):
@@ -143,14 +221,26 @@ def test_optional_tables_missing_leave_the_section_with_a_note(params):
 
 
 def test_method_checks_list_every_model_and_why_one_is_missing(params):
-    bt = pd.DataFrame({"weighting": ["expert", "expert", "equal"], "metric": ["renewal_auc", "top20_margin_share",
-                                                                              "renewal_auc"],
-                       "estimate": [0.74, 0.7, 0.6], "lower_95": [0.7, 0.65, 0.5], "upper_95": [0.78, 0.75, 0.7]})
-    ev = pd.DataFrame({"metric": ["Harrell C", "time-dependent AUC", "time-dependent AUC"], "horizon_days": [365, 90, 365],
-                       "value": [0.71, 0.6, 0.69]})
+    bt = pd.DataFrame(
+        {
+            "weighting": ["expert", "expert", "equal"],
+            "metric": ["renewal_auc", "top20_margin_share", "renewal_auc"],
+            "estimate": [0.74, 0.7, 0.6],
+            "lower_95": [0.7, 0.65, 0.5],
+            "upper_95": [0.78, 0.75, 0.7],
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "metric": ["Harrell C", "time-dependent AUC", "time-dependent AUC"],
+            "horizon_days": [365, 90, 365],
+            "value": [0.71, 0.6, 0.69],
+        }
+    )
     checks = report.method_checks(ctx_for(params, run_tables(scoring_backtest=bt, churn_model_evaluation=ev)))
-    assert list(checks["method_model"].unique()) == [i18n.t(k) for k in ("model_clv", "model_churn", "model_drivers",
-                                                                         "model_scoring", "model_segments")]
+    assert list(checks["method_model"].unique()) == [
+        i18n.t(k) for k in ("model_clv", "model_churn", "model_drivers", "model_scoring", "model_segments")
+    ]
     values = dict(zip(checks["check"], checks["value"]))
     assert values[i18n.t("chk_churn_c")] == "0.71"
     assert values[i18n.t("chk_churn_auc")] == "0.69 (365 d)"
@@ -161,6 +251,7 @@ def test_method_checks_list_every_model_and_why_one_is_missing(params):
 
 
 # --- content on hand-made tables ------------------------------------------------------------
+
 
 def test_headline_figures_and_change_since_previous_run(params, tmp_path):
     ctx = ctx_for(params)
@@ -183,12 +274,14 @@ def test_headline_figures_and_change_since_previous_run(params, tmp_path):
 
 
 def test_renewal_history_counts_decisions_in_the_trailing_year_only():
-    contracts = pd.DataFrame({
-        "account_id": ["A", "A", "A", "B", "B", "C"],
-        "end": pd.to_datetime(["2024-12-01", "2025-06-30", "2025-12-01", "2025-03-01", "2025-04-01", "2025-05-01"]),
-        "annual_value": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
-        "renewal_outcome": ["renewed", "not_renewed", "renewed", "renewed", "open", "not_renewed"],
-    })
+    contracts = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "A", "B", "B", "C"],
+            "end": pd.to_datetime(["2024-12-01", "2025-06-30", "2025-12-01", "2025-03-01", "2025-04-01", "2025-05-01"]),
+            "annual_value": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+            "renewal_outcome": ["renewed", "not_renewed", "renewed", "renewed", "open", "not_renewed"],
+        }
+    )
     out = report.renewal_history(contracts, AS_OF).set_index("account_id")
     # 2024-12-01 is exactly 365 days before as-of (in), 2025-12-01 is the as-of day (not yet decided), open is undecided.
     assert out.loc["A", "decided"] == 2 and out.loc["A", "renewed"] == 1 and out.loc["A", "churned_value"] == 20.0
@@ -206,14 +299,20 @@ def test_pyramid_shares_and_rates(params):
     assert table.loc["small", "renewal_rate"] == pytest.approx(0.5)  # A7: 1 of 2
     assert table.loc["ordinary", "share_health_risk"] == pytest.approx(1 / 3)
     assert table["tier"].tolist() == list(i18n.tier_names(params, "en").values())
-    assert report.pyramid_section(ctx_for(zh(params))).tables["pyramid"]["tier"].tolist() == \
-        list(i18n.tier_names(params, "zh").values())
+    assert report.pyramid_section(ctx_for(zh(params))).tables["pyramid"]["tier"].tolist() == list(
+        i18n.tier_names(params, "zh").values()
+    )
 
 
 def test_changes_since_last_run(params):
-    before = scored(tiers=("key_secondary", "key_secondary", "ordinary", "ordinary", "ordinary", "small", "small",
-                           "small"), bands=("healthy",) * 4 + ("watch", "watch", "at_risk", "at_risk"))
-    prev = {"scored_accounts": before.iloc[:7], "churn_risk": run_tables()["churn_risk"].assign(p_churn_before_renewal=0.1)}
+    before = scored(
+        tiers=("key_secondary", "key_secondary", "ordinary", "ordinary", "ordinary", "small", "small", "small"),
+        bands=("healthy",) * 4 + ("watch", "watch", "at_risk", "at_risk"),
+    )
+    prev = {
+        "scored_accounts": before.iloc[:7],
+        "churn_risk": run_tables()["churn_risk"].assign(p_churn_before_renewal=0.1),
+    }
     sec = report.changes_section(ctx_for(params, previous=prev, previous_headline={"as_of": "2025-11-01"}))
     counts = sec.data["migration"]
     assert counts.loc["key_secondary", "key_important"] == 1  # A1 moved up
@@ -230,8 +329,13 @@ def test_drivers_ranked_by_effect_clear_ones_first(params):
     sec = report.drivers_section(ctx_for(params))
     f = sec.data["findings"]
     # Clear effects by size; then the rest by evidence, so a wide interval's big estimate does not lead.
-    assert f["_factor"].tolist() == ["adoption_90d", "payment_delay_days", "industry: retail", "noise_1",
-                                     "strategic_flag"]
+    assert f["_factor"].tolist() == [
+        "adoption_90d",
+        "payment_delay_days",
+        "industry: retail",
+        "noise_1",
+        "strategic_flag",
+    ]
     assert f["finding"].iloc[0].startswith("Adoption")  # notebook 04's own sentence in English
     assert "3 of 5" in sec.text[0]
     zh_sec = report.drivers_section(ctx_for(zh(params)))
@@ -252,13 +356,15 @@ def test_at_risk_renewals_summed_per_account_within_the_window(params):
 
 # --- escaping -------------------------------------------------------------------------------
 
+
 def test_data_text_is_escaped_in_every_section(params):
     prev = {"scored_accounts": scored(tiers=("small",) * 8)}
     for lang_params in (params, zh(params)):
         ctx = ctx_for(lang_params, previous=prev, previous_headline={"as_of": "2025-11-01"})
         sections = all_sections(ctx)
         page = report.header_html(ctx, list(sections.values())) + "".join(
-            report.section_html(s, ctx.lang, with_tables=True) for s in sections.values())
+            report.section_html(s, ctx.lang, with_tables=True) for s in sections.values()
+        )
         assert sections["at_risk"].available and sections["changes"].available and sections["traits"].available
         for payload in (SCRIPT, IMG, "<img"):
             assert payload not in page
@@ -275,6 +381,7 @@ def test_table_html_escapes_headers_and_cells():
 
 
 # --- languages -------------------------------------------------------------------------------
+
 
 def test_i18n_has_the_same_keys_and_placeholders_in_every_language():
     en, zh_text = i18n.TEXT["en"], i18n.TEXT["zh"]
@@ -314,6 +421,7 @@ def test_unknown_language_and_bad_report_settings_are_refused(params):
 
 # --- exports -------------------------------------------------------------------------------
 
+
 def test_scored_accounts_export_columns_and_values(params):
     frame, notes = exports.scored_accounts_export(run_tables(), params, NAMES)
     contrib = [f"contrib_{c}" for c in params["scoring"]["criteria"]]
@@ -334,8 +442,12 @@ def test_export_without_optional_tables_keeps_columns_and_says_why(params, tmp_p
     assert frame["clv"].isna().all() and frame["upgrade_candidate"].isna().all()
     assert any(n.startswith("clv:") for n in notes) and any(n.startswith("upgrade_candidate:") for n in notes)
     written, notes = exports.write_exports(tmp_path, tables, params)
-    assert {p.name for p in written} == {"scored_accounts.csv", "scored_accounts.parquet", "drivers.csv",
-                                         "drivers.parquet"}
+    assert {p.name for p in written} == {
+        "scored_accounts.csv",
+        "scored_accounts.parquet",
+        "drivers.csv",
+        "drivers.parquet",
+    }
     assert any("weights_used" in n for n in notes)
     back = pd.read_parquet(tmp_path / "exports" / "scored_accounts.parquet")
     pd.testing.assert_frame_equal(back, exports.rounded(frame))
@@ -343,19 +455,32 @@ def test_export_without_optional_tables_keeps_columns_and_says_why(params, tmp_p
 
 def test_exports_are_byte_identical_when_written_twice(params, tmp_path):
     (tmp_path / exports.WEIGHTS_YAML).write_text(
-        "scoring_weights:\n  method: expert\n  weights: {revenue_12m: 0.6, margin_12m: 0.4}\n", encoding="utf-8")
-    tables = run_tables(scoring_weights=pd.DataFrame({"weighting": ["expert"] * 2, "factor": ["revenue_12m", "margin_12m"],
-                                                      "lower_95": [0.5, 0.3], "upper_95": [0.7, 0.5],
-                                                      "method": ["expert"] * 2}))
+        "scoring_weights:\n  method: expert\n  weights: {revenue_12m: 0.6, margin_12m: 0.4}\n", encoding="utf-8"
+    )
+    tables = run_tables(
+        scoring_weights=pd.DataFrame(
+            {
+                "weighting": ["expert"] * 2,
+                "factor": ["revenue_12m", "margin_12m"],
+                "lower_95": [0.5, 0.3],
+                "upper_95": [0.7, 0.5],
+                "method": ["expert"] * 2,
+            }
+        )
+    )
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for d in ("a", "b"):
-        (tmp_path / d / exports.WEIGHTS_YAML).write_text((tmp_path / exports.WEIGHTS_YAML).read_text(), encoding="utf-8")
+        (tmp_path / d / exports.WEIGHTS_YAML).write_text(
+            (tmp_path / exports.WEIGHTS_YAML).read_text(), encoding="utf-8"
+        )
         exports.write_exports(tmp_path / d, tables, params, NAMES)
     files = sorted(p.name for p in (tmp_path / "a" / "exports").iterdir())
     assert "weights_used.csv" in files and exports.WEIGHTS_YAML in files
     for name in files:
-        assert (tmp_path / "a" / "exports" / name).read_bytes() == (tmp_path / "b" / "exports" / name).read_bytes(), name
+        assert (tmp_path / "a" / "exports" / name).read_bytes() == (tmp_path / "b" / "exports" / name).read_bytes(), (
+            name
+        )
     weights = pd.read_csv(tmp_path / "a" / "exports" / "weights_used.csv")
     assert weights.columns.tolist() == exports.WEIGHTS_COLUMNS
     assert weights.set_index("criterion")["lower_95"].to_dict() == {"revenue_12m": 0.5, "margin_12m": 0.3}
@@ -364,6 +489,7 @@ def test_exports_are_byte_identical_when_written_twice(params, tmp_path):
 
 
 # --- the CJK font --------------------------------------------------------------------------
+
 
 def _glyph_warnings(text: str) -> list[str]:
     import matplotlib.pyplot as plt
@@ -398,8 +524,9 @@ def test_plots_draw_with_chinese_labels(params):
     with matplotlib.rc_context():
         plotting.set_theme()
         sec = report.pyramid_section(ctx_for(zh(params)))
-        ax = plotting.plot_pyramid(sec.data["figure"], sec.data["figure_labels"], i18n.t("pyramid_figure_title", "zh"),
-                                   "%")
+        ax = plotting.plot_pyramid(
+            sec.data["figure"], sec.data["figure_labels"], i18n.t("pyramid_figure_title", "zh"), "%"
+        )
         forest = report.drivers_section(ctx_for(zh(params))).data["forest"]
         ax2 = plotting.plot_forest(forest, i18n.t("forest_title", "zh"), i18n.t("forest_xlabel", "zh"))
         assert [t.get_text() for t in ax.get_yticklabels()] == list(i18n.tier_names(params, "zh").values())
@@ -430,10 +557,18 @@ def test_chinese_page_embeds_just_the_glyphs_it_uses():
 
 
 def test_top_reasons_read_value_typical_and_odds_multiplier(params):
-    reasons = pd.DataFrame({"account_id": ["A1", "A1", "A1"], "side": ["down", "up", "down"], "rank": [2, 1, 1],
-                            "factor": ["nps_latest", "adoption_trend", "adoption_90d"], "value": ["5", "0.1", "0.34"],
-                            "typical": ["7.9", "0.003", "0.533"], "odds_multiplier": [0.8, 2.0, 0.467],
-                            "sentence": ["s1", "s2", "s3"]})
+    reasons = pd.DataFrame(
+        {
+            "account_id": ["A1", "A1", "A1"],
+            "side": ["down", "up", "down"],
+            "rank": [2, 1, 1],
+            "factor": ["nps_latest", "adoption_trend", "adoption_90d"],
+            "value": ["5", "0.1", "0.34"],
+            "typical": ["7.9", "0.003", "0.533"],
+            "odds_multiplier": [0.8, 2.0, 0.467],
+            "sentence": ["s1", "s2", "s3"],
+        }
+    )
     en = exports.top_reasons(reasons, None, "en", params)
     assert en["A1"] == "Feature usage 0.34 (typical 0.533) x0.47; NPS 5 (typical 7.9) x0.80"
     assert exports.top_reasons(reasons, None, "zh", params)["A1"].startswith("功能使用 0.34 (典型值 0.533) x0.47")

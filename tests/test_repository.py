@@ -7,14 +7,18 @@ import re
 import jupytext
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR, PROJECT_ROOT
-from analysis.contract import to_markdown
+from analysis.data.contract import to_markdown
+from analysis.params import NOTEBOOKS_DIR, PROJECT_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def _pins(lines):
-    return {m.group(1).lower(): m.group(2) for line in lines if (m := re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==([^\s;]+)", line))}
+    return {
+        m.group(1).lower(): m.group(2)
+        for line in lines
+        if (m := re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==([^\s;]+)", line))
+    }
 
 
 def test_environment_yml_carries_the_lock_pins():
@@ -55,7 +59,8 @@ def test_notebook_is_committed_clean_with_one_literal_parameters_cell(path):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     for node in ast.parse("".join(params[0]["source"])).body:
         assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), (
-            "the parameters cell holds plain literals only (papermill injects after it)")
+            "the parameters cell holds plain literals only (papermill injects after it)"
+        )
     assert nb["metadata"]["kernelspec"]["name"] == "b2b-tiering"
 
 
@@ -64,7 +69,8 @@ def test_notebook_is_thin_and_paired_with_its_text_version(path):
     code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     tree = ast.parse(code)
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))], (
-        "a def in a notebook belongs in src/analysis/")
+        "a def in a notebook belongs in src/analysis/"
+    )
     text = path.with_suffix(".py")
     assert text.exists(), f"{text.name} (jupytext py:percent pair) is missing"
     ipynb_cells = [(c["cell_type"], "".join(c["source"]).strip()) for c in json.loads(path.read_text())["cells"]]

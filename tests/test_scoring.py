@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, scoring
+from analysis import params as config
 from analysis.errors import ConfigError, DataContractError
+from analysis.scoring import score as scoring
 
 IDX = pd.Index(["a1", "a2", "a3"], name="account_id")
 
@@ -21,16 +22,24 @@ def frame(**cols) -> pd.DataFrame:
 
 
 def test_minmax_benefit_and_cost():
-    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.5},
-                    "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.5}})
+    spec = spec_of(
+        {
+            "rev": {"normalise": "minmax", "weight": 0.5},
+            "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.5},
+        }
+    )
     m = scoring.criteria_matrix(frame(rev=[0.0, 50.0, 100.0], delay=[10.0, 20.0, 30.0]), spec)
     assert m["rev"].tolist() == [0.0, 0.5, 1.0]
     assert m["delay"].tolist() == [1.0, 0.5, 0.0]
 
 
 def test_percentile_is_mid_rank_and_cost_reverses_it_exactly():
-    spec = spec_of({"x": {"normalise": "percentile", "weight": 0.5},
-                    "y": {"column": "x", "normalise": "percentile", "direction": "cost", "weight": 0.5}})
+    spec = spec_of(
+        {
+            "x": {"normalise": "percentile", "weight": 0.5},
+            "y": {"column": "x", "normalise": "percentile", "direction": "cost", "weight": 0.5},
+        }
+    )
     m = scoring.criteria_matrix(frame(x=[5.0, 1.0, 9.0]), spec)
     np.testing.assert_allclose(m["x"], [0.5, 1 / 6, 5 / 6])
     np.testing.assert_allclose(m["y"], 1 - m["x"])
@@ -44,16 +53,24 @@ def test_zscore_is_clipped_and_mapped_to_unit_interval():
 
 
 def test_range_bounds_clip_and_signed_log():
-    spec = spec_of({"nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.5},
-                    "margin": {"normalise": "minmax", "log": True, "weight": 0.5}})
+    spec = spec_of(
+        {
+            "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.5},
+            "margin": {"normalise": "minmax", "log": True, "weight": 0.5},
+        }
+    )
     m = scoring.criteria_matrix(frame(nps=[-3.0, 5.0, 12.0], margin=[-np.expm1(2), 0.0, np.expm1(2)]), spec)
     assert m["nps"].tolist() == [0.0, 0.5, 1.0]
     np.testing.assert_allclose(m["margin"], [0.0, 0.5, 1.0])  # log keeps the sign of a loss
 
 
 def test_contributions_sum_to_score_and_extremes_are_0_and_100():
-    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.7},
-                    "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.3}})
+    spec = spec_of(
+        {
+            "rev": {"normalise": "minmax", "weight": 0.7},
+            "delay": {"normalise": "minmax", "direction": "cost", "weight": 0.3},
+        }
+    )
     out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], delay=[30.0, 20.0, 10.0]), spec)
     assert out["score"].tolist() == pytest.approx([0.0, 50.0, 100.0])
     np.testing.assert_allclose(scoring.contributions(out).sum(axis=1), out["score"])
@@ -62,8 +79,13 @@ def test_contributions_sum_to_score_and_extremes_are_0_and_100():
 
 
 def test_missing_neutral_policy_counts_the_neutral_value():
-    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.6},
-                    "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4}}, neutral_value=0.5)
+    spec = spec_of(
+        {
+            "rev": {"normalise": "minmax", "weight": 0.6},
+            "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4},
+        },
+        neutral_value=0.5,
+    )
     out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], nps=[10.0, np.nan, 0.0]), spec)
     assert out.loc["a2", "contrib_nps"] == pytest.approx(20.0)
     assert out.loc["a2", "score"] == pytest.approx(30.0 + 20.0)
@@ -74,8 +96,13 @@ def test_missing_neutral_policy_counts_the_neutral_value():
 
 
 def test_missing_renormalise_policy_rescales_remaining_weights():
-    spec = spec_of({"rev": {"normalise": "minmax", "weight": 0.6},
-                    "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4}}, missing="renormalise")
+    spec = spec_of(
+        {
+            "rev": {"normalise": "minmax", "weight": 0.6},
+            "nps": {"normalise": "range", "bounds": [0, 10], "weight": 0.4},
+        },
+        missing="renormalise",
+    )
     out = scoring.score_accounts(frame(rev=[0.0, 50.0, 100.0], nps=[10.0, np.nan, np.nan]), spec)
     assert out.loc["a2", "score"] == pytest.approx(50.0)  # rev alone, weight rescaled to 1
     assert out.loc["a2", "contrib_nps"] == 0.0
@@ -113,8 +140,9 @@ def test_weights_passed_in_are_validated():
         scoring.score_accounts(f, spec, {"a": 0.5, "c": 0.5})
     with pytest.raises(ConfigError, match="sum to 0.9, not 1"):
         scoring.score_accounts(f, spec, {"a": 0.5, "b": 0.4})
-    ok = scoring.score_accounts(f, scoring.parse_spec({"criteria": {"a": {}, "b": {}}, "normalise_weights": True}),
-                                {"a": 2, "b": 2})
+    ok = scoring.score_accounts(
+        f, scoring.parse_spec({"criteria": {"a": {}, "b": {}}, "normalise_weights": True}), {"a": 2, "b": 2}
+    )
     assert ok.attrs["weights"] == {"a": 0.5, "b": 0.5}
 
 
@@ -142,8 +170,14 @@ def test_missing_feature_column_lists_available_columns():
 def test_default_config_criteria_and_weights():
     section = config.load_params()["scoring"]
     spec = scoring.parse_spec(section)
-    assert spec.names == ["revenue_12m", "margin_12m", "tenure_days", "market_influence", "revenue_growth",
-                          "payment_delay_days"]
+    assert spec.names == [
+        "revenue_12m",
+        "margin_12m",
+        "tenure_days",
+        "market_influence",
+        "revenue_growth",
+        "payment_delay_days",
+    ]
     assert spec.config_weights().sum() == pytest.approx(1.0)
     assert {c.name: c.direction for c in spec.criteria}["payment_delay_days"] == "cost"
     assert spec.criteria[0].label("zh") == "年销售额" and spec.criteria[0].label("en") == "Annual sales"
@@ -163,8 +197,14 @@ def test_percentile_matches_average_ranks_with_ties_and_missing_and_any_referenc
 
 def test_notebook_settings_apply_and_validate_overrides():
     params = config.load_params()
-    section, lang = scoring.settings(params, weight_method="blend", calibration_outcome="margin", language="zh",
-                                     expert_weights="{revenue_12m: 0.5, margin_12m: 0.5}", blend_mix=0.25)
+    section, lang = scoring.settings(
+        params,
+        weight_method="blend",
+        calibration_outcome="margin",
+        language="zh",
+        expert_weights="{revenue_12m: 0.5, margin_12m: 0.5}",
+        blend_mix=0.25,
+    )
     assert lang == "zh" and section["weights"]["method"] == "blend" and section["weights"]["blend_mix"] == 0.25
     assert section["weights"]["calibration"]["outcome"] == "margin"
     assert section["weights"]["calibration"]["n_boot"] == params["scoring"]["weights"]["calibration"]["n_boot"]

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from analysis import segments as sg
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
+from analysis.segments import clusters as sg
 
 
 def settings(**kw) -> sg.SegmentSettings:
@@ -34,6 +34,7 @@ def model(book) -> sg.SegmentModel:
 
 
 # --- preprocessing ---------------------------------------------------------------------------
+
 
 def test_preprocessing_logs_money_standardises_numbers_and_one_hot_encodes_categories(model, book):
     X = model.transform(book)
@@ -65,6 +66,7 @@ def test_missing_values_are_imputed_with_training_medians(model, book):
 
 
 # --- k selection and recovery ------------------------------------------------------------
+
 
 def test_k_selection_table_covers_the_range_and_marks_one_k_per_criterion(model):
     table = model.selection_
@@ -99,6 +101,7 @@ def test_gaussian_mixture_path_recovers_the_segments_at_a_given_k(book):
 
 # --- stable, reusable labels -----------------------------------------------------------
 
+
 def test_clusters_are_numbered_by_mean_value_highest_first(model):
     means = model.cluster_means_["revenue_12m"]
     assert list(means.index) == [1, 2, 3, 4] and means.is_monotonic_decreasing
@@ -126,8 +129,10 @@ def test_saved_model_assigns_a_later_snapshot_without_refitting(model, book, tmp
     loaded = sg.SegmentModel.load(tmp_path)
     later = sg.simulate_segment_features(500, seed=12)  # a new snapshot: other accounts, same columns
     later.loc[later.index[:5], "industry"] = "aerospace"  # a level never seen at fit time
-    with mock.patch.object(sg.KMeans, "fit", side_effect=AssertionError("refit")), \
-            mock.patch.object(sg.SegmentModel, "fit", side_effect=AssertionError("refit")):
+    with (
+        mock.patch.object(sg.KMeans, "fit", side_effect=AssertionError("refit")),
+        mock.patch.object(sg.SegmentModel, "fit", side_effect=AssertionError("refit")),
+    ):
         labels = loaded.predict(later)
     pd.testing.assert_series_equal(labels, model.predict(later))
     assert adjusted_rand_score(later["segment"], labels) >= 0.95
@@ -152,6 +157,7 @@ def test_summary_has_the_project_shape(model):
 
 # --- profiles ---------------------------------------------------------------------------
 
+
 def test_differences_name_the_planted_traits_of_the_top_cluster(model, book):
     diffs = sg.cluster_differences(model, book)
     top = sg.top_differences(diffs, 4)
@@ -170,11 +176,13 @@ def test_differences_name_the_planted_traits_of_the_top_cluster(model, book):
 
 
 def test_profile_shares_add_up_and_renewal_rate_pools_contracts(model, book):
-    contracts = pd.DataFrame({
-        "account_id": [book.index[0], book.index[0], book.index[1], book.index[2]],
-        "end": pd.to_datetime(["2024-01-01", "2024-06-01", "2024-03-01", "2026-01-01"]),
-        "renewal_outcome": ["renewed", "not_renewed", "renewed", "open"],
-    })
+    contracts = pd.DataFrame(
+        {
+            "account_id": [book.index[0], book.index[0], book.index[1], book.index[2]],
+            "end": pd.to_datetime(["2024-01-01", "2024-06-01", "2024-03-01", "2026-01-01"]),
+            "renewal_outcome": ["renewed", "not_renewed", "renewed", "open"],
+        }
+    )
     history = sg.renewal_history(contracts, "2025-01-01")
     assert history.loc[book.index[0]].tolist() == [2, 1] and book.index[2] not in history.index
     since = sg.renewal_history(contracts, "2025-01-01", since="2024-02-01")
@@ -187,6 +195,7 @@ def test_profile_shares_add_up_and_renewal_rate_pools_contracts(model, book):
 
 
 # --- bad inputs --------------------------------------------------------------------------
+
 
 def test_fewer_accounts_than_clusters_is_refused(book):
     with pytest.raises(InsufficientDataError, match="3 accounts cannot form 4 clusters"):
@@ -244,7 +253,7 @@ def test_config_is_checked(tmp_path):
 
 
 def test_project_config_section_parses():
-    from analysis import config
+    from analysis import params as config
 
     section = config.section(config.load_params(), "segments")
     s = sg.SegmentSettings.from_params(section, seed=42)

@@ -14,15 +14,27 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from analysis import config, features
-from analysis import segments as sg
-from analysis import traits as tr
-from analysis.io import load_book
+from analysis import params as config
+from analysis.data import features
+from analysis.data.io import load_book
+from analysis.segments import clusters as sg
+from analysis.segments import traits as tr
 
 PLANTED_K = 4
 # Traits ground_truth.json names for key_strategic / growth_midmarket (seats ~ active users).
-PLANTED_TOP_TRAITS = {"size_band", "industry", "product_lines", "employees", "active_users_90d", "adoption_90d",
-                      "qbrs_12m", "executive_visits_12m", "market_influence", "strategic_flag", "trainings_12m"}
+PLANTED_TOP_TRAITS = {
+    "size_band",
+    "industry",
+    "product_lines",
+    "employees",
+    "active_users_90d",
+    "adoption_90d",
+    "qbrs_12m",
+    "executive_visits_12m",
+    "market_influence",
+    "strategic_flag",
+    "trainings_12m",
+}
 # Independent of everything. (webinars_12m is planted as noise for renewal, but like revenue_12m it
 # counts only the months an account was a customer in the last year, so it can mark the accounts
 # whose trailing revenue is complete; it may appear in a rule, as tenure_days may.)

@@ -7,12 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import segments as sg
-from analysis import traits as tr
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
+from analysis.segments import clusters as sg
+from analysis.segments import traits as tr
 
-RULE_FEATURES = ["industry", "size_band", "region", "employees", "product_lines", "adoption_90d",
-                 "payment_delay_days", "noise_1"]
+RULE_FEATURES = [
+    "industry",
+    "size_band",
+    "region",
+    "employees",
+    "product_lines",
+    "adoption_90d",
+    "payment_delay_days",
+    "noise_1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +38,19 @@ def independent() -> pd.DataFrame:
     """Independent columns (no proxies of each other), so only the planted rule can explain the top."""
     rng = np.random.default_rng(0)
     n = 3000
-    return pd.DataFrame({
-        "industry": rng.choice(["manufacturing", "retail", "technology", "services"], n),
-        "size_band": rng.choice(["enterprise", "mid-market", "small"], n),
-        "region": rng.choice(["north", "south"], n),
-        "employees": np.round(np.exp(rng.normal(5, 1, n))).astype(int),
-        "product_lines": rng.integers(1, 6, n),
-        "adoption_90d": rng.uniform(0, 1, n),
-        "payment_delay_days": rng.gamma(2, 10, n),
-        "noise_1": rng.normal(0, 1, n),
-    }, index=pd.Index([f"B{i:05d}" for i in range(n)], name="account_id"))
+    return pd.DataFrame(
+        {
+            "industry": rng.choice(["manufacturing", "retail", "technology", "services"], n),
+            "size_band": rng.choice(["enterprise", "mid-market", "small"], n),
+            "region": rng.choice(["north", "south"], n),
+            "employees": np.round(np.exp(rng.normal(5, 1, n))).astype(int),
+            "product_lines": rng.integers(1, 6, n),
+            "adoption_90d": rng.uniform(0, 1, n),
+            "payment_delay_days": rng.gamma(2, 10, n),
+            "noise_1": rng.normal(0, 1, n),
+        },
+        index=pd.Index([f"B{i:05d}" for i in range(n)], name="account_id"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +67,7 @@ def rules(independent, planted_top) -> tr.TraitRules:
 
 
 # --- tiers -----------------------------------------------------------------------------
+
 
 def test_fallback_pyramid_cuts_at_the_configured_shares_best_first():
     value = pd.Series(np.arange(1000, 0, -1, dtype=float), index=[f"a{i:04d}" for i in range(1000)])
@@ -95,6 +107,7 @@ def test_a_single_tier_or_unknown_top_tiers_give_clear_messages():
 
 
 # --- rules -----------------------------------------------------------------------------
+
 
 def test_rules_recover_the_planted_rule_and_ignore_noise(rules):
     best = rules.rules_.iloc[0]
@@ -153,6 +166,7 @@ def test_too_few_top_accounts_or_one_class_is_refused(book):
 
 
 # --- lookalikes --------------------------------------------------------------------------
+
 
 def test_upgrade_candidates_are_lookalikes_outside_the_top_with_their_gaps(book, model):
     tiers = tr.fallback_tiers(book["revenue_12m"])

@@ -17,12 +17,23 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.datasets import load_rossi
 from lifelines.statistics import proportional_hazard_test
 
+from analysis.core.summary import SUMMARY_COLUMNS
 from analysis.errors import AssumptionWarning, ConfigError, DataContractError, InsufficientDataError
-from analysis.summary import SUMMARY_COLUMNS
-from analysis.survival import (ENTRY, EVENT, STOP, CovariateEncoder, CoxChurnModel, DiscreteHazardModel,
-                               ParametricChurnModel, baseline_cumhaz, cyclic_cumhaz, effect_sentence, renewal_episodes,
-                               snapshot_frame)
-from analysis.survival_eval import simulate_survival
+from analysis.survival.evaluation import simulate_survival
+from analysis.survival.models import (
+    ENTRY,
+    EVENT,
+    STOP,
+    CovariateEncoder,
+    CoxChurnModel,
+    DiscreteHazardModel,
+    ParametricChurnModel,
+    baseline_cumhaz,
+    cyclic_cumhaz,
+    effect_sentence,
+    renewal_episodes,
+    snapshot_frame,
+)
 
 BETA = {"usage": -0.5, "tickets": 0.3, "nps": -0.2, "noise": 0.0}
 
@@ -46,13 +57,28 @@ def simulated():
 
 # --- published figures ------------------------------------------------------------------------
 
+
 def test_rossi_documented_coefficients_concordance_and_log_likelihood(rossi_plain):
     # lifelines docs, "Survival regression": coef fin -0.38 ... prio 0.09; issue 5 quotes 3 decimals.
-    documented = {"fin": -0.379, "age": -0.057, "race": 0.314, "wexp": -0.150, "mar": -0.434, "paro": -0.085,
-                  "prio": 0.091}
+    documented = {
+        "fin": -0.379,
+        "age": -0.057,
+        "race": 0.314,
+        "wexp": -0.150,
+        "mar": -0.434,
+        "paro": -0.085,
+        "prio": 0.091,
+    }
     assert rossi_plain.params_.round(3).to_dict() == documented
     assert rossi_plain.summary["std_error"].round(2).to_dict() == {
-        "fin": 0.19, "age": 0.02, "race": 0.31, "wexp": 0.21, "mar": 0.38, "paro": 0.20, "prio": 0.03}
+        "fin": 0.19,
+        "age": 0.02,
+        "race": 0.31,
+        "wexp": 0.21,
+        "mar": 0.38,
+        "paro": 0.20,
+        "prio": 0.03,
+    }
     assert round(rossi_plain.concordance_index_, 2) == 0.64
     assert rossi_plain.log_likelihood_ == pytest.approx(-658.75, abs=0.01)
 
@@ -94,6 +120,7 @@ def test_stratify_remedy_bins_a_number_and_still_predicts(rossi):
 
 # --- the engine: late entry, baseline, prediction ---------------------------------------------------
 
+
 def test_vectorised_late_entry_matches_lifelines_and_time_varying_fitter(simulated):
     data = simulated.head(1500)
     cov = list(BETA)
@@ -101,17 +128,22 @@ def test_vectorised_late_entry_matches_lifelines_and_time_varying_fitter(simulat
     lifelines_fit = CoxPHFitter().fit(data, STOP, EVENT, entry_col=ENTRY)  # lifelines' own (slow) late-entry path
     np.testing.assert_allclose(ours.params_[cov], lifelines_fit.params_[cov], atol=1e-8)
     np.testing.assert_allclose(ours.summary["std_error"][cov], lifelines_fit.standard_errors_[cov], atol=1e-8)
-    ctv = CoxTimeVaryingFitter().fit(data.assign(id=np.arange(len(data))), id_col="id", event_col=EVENT,
-                                     start_col=ENTRY, stop_col=STOP)
+    ctv = CoxTimeVaryingFitter().fit(
+        data.assign(id=np.arange(len(data))), id_col="id", event_col=EVENT, start_col=ENTRY, stop_col=STOP
+    )
     np.testing.assert_allclose(ours.params_[cov], ctv.params_[cov], atol=1e-6)
 
 
 def test_baselines_breslow_equals_lifelines_and_kp_matches_grouped_truth(rossi, rossi_plain):
     X = rossi.drop(columns=["week", "arrest"]).to_numpy(float)
     lp = (X - X.mean(axis=0)) @ rossi_plain.params_.to_numpy()
-    times, cumhaz, _ = baseline_cumhaz(rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(bool), None, lp, "breslow")
+    times, cumhaz, _ = baseline_cumhaz(
+        rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(bool), None, lp, "breslow"
+    )
     lifelines_fit = CoxPHFitter().fit(rossi, "week", "arrest")
-    np.testing.assert_allclose(cumhaz, lifelines_fit.baseline_cumulative_hazard_.loc[times].to_numpy().ravel(), atol=1e-12)
+    np.testing.assert_allclose(
+        cumhaz, lifelines_fit.baseline_cumulative_hazard_.loc[times].to_numpy().ravel(), atol=1e-12
+    )
     # Grouped time (everyone decides on one day): the Kalbfleisch-Prentice jump reproduces the true
     # churn probability of high-risk accounts, Breslow's understates it (the reason KP is the default).
     rng = np.random.default_rng(5)
@@ -130,7 +162,9 @@ def test_conditional_probabilities_chain_and_stay_in_range(simulated):
     first = model.predict_churn_probability(rows, 200)
     later = model.predict_churn_probability(rows, 300, tenure=np.full(200, 200.0))
     whole = model.predict_churn_probability(rows, 500)
-    np.testing.assert_allclose(whole, first + (1 - first) * later, atol=1e-12)  # P(T<=500) = P(<=200) + S(200) P(200,500]
+    np.testing.assert_allclose(
+        whole, first + (1 - first) * later, atol=1e-12
+    )  # P(T<=500) = P(<=200) + S(200) P(200,500]
     surv = model.predict_survival_function(rows, [100, 400], tenure="entry_days")
     assert surv.shape == (2, 200) and (surv.loc[400] <= surv.loc[100]).all()
 
@@ -155,6 +189,7 @@ def test_time_split_prediction_uses_each_side_of_the_cut(rossi):
 
 # --- recovery on simulated data with known effects ---------------------------------------------------
 
+
 def test_cox_recovers_planted_hazard_ratios_and_ignores_noise(simulated):
     model = CoxChurnModel(ph_remedy="none").fit(simulated, numeric=list(BETA), entry_col=ENTRY)
     s = model.summary
@@ -172,8 +207,10 @@ def test_discrete_hazard_model_recovers_planted_logit_effects():
     x = pd.DataFrame({"usage": rng.normal(size=n), "seminar": rng.integers(0, 2, n), "noise": rng.normal(size=n)})
     renewal = rng.integers(1, 4, n)
     eta = -2.0 + 0.3 * (renewal == 2) - 0.8 * x["usage"] - 0.6 * x["seminar"]
-    frame = x.assign(**{STOP: renewal * 365, ENTRY: renewal * 365 - 91, EVENT: (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)},
-                     account_id=np.arange(n))
+    frame = x.assign(
+        **{STOP: renewal * 365, ENTRY: renewal * 365 - 91, EVENT: (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)},
+        account_id=np.arange(n),
+    )
     s = DiscreteHazardModel(standardize=False).fit(frame, numeric=["usage", "seminar", "noise"]).summary
     for name, beta in {"usage": -0.8, "seminar": -0.6, "noise": 0.0}.items():
         assert s.loc[name, "lower_95"] <= beta <= s.loc[name, "upper_95"], name
@@ -194,6 +231,7 @@ def test_parametric_model_picks_weibull_and_recovers_time_ratios(simulated):
 
 # --- encoder ---------------------------------------------------------------------------------
 
+
 def test_encoder_saves_reference_levels_and_handles_missing_and_unseen_levels():
     train = pd.DataFrame({"band": ["small", "mid", "ent", "small"], "x": [1.0, 2.0, 3.0, 4.0], "flag": [0, 1, 0, 1]})
     enc = CovariateEncoder(["x", "flag"], ["band"], reference={"band": "small"}).fit(train)
@@ -210,30 +248,48 @@ def test_encoder_saves_reference_levels_and_handles_missing_and_unseen_levels():
 
 
 def test_sentence_reads_like_the_style_guide():
-    assert effect_sentence("+1 SD in weekly logins", 0.77, 0.70, 0.85) == \
-        "+1 SD in weekly logins: 23% lower churn hazard (95% CI 15-30%)"
+    assert (
+        effect_sentence("+1 SD in weekly logins", 0.77, 0.70, 0.85)
+        == "+1 SD in weekly logins: 23% lower churn hazard (95% CI 15-30%)"
+    )
     assert "no clear effect" in effect_sentence("x", 1.1, 0.9, 1.3)
 
 
 # --- data shaping ------------------------------------------------------------------------------
 
+
 def test_snapshot_and_renewal_episode_shapes():
-    features = pd.DataFrame({"tenure_days": [100, 400, 50], "x": [1.0, 2.0, 3.0]}, index=pd.Index(["a", "b", "c"], name="account_id"))
+    features = pd.DataFrame(
+        {"tenure_days": [100, 400, 50], "x": [1.0, 2.0, 3.0]}, index=pd.Index(["a", "b", "c"], name="account_id")
+    )
     outcomes = pd.DataFrame({"duration_days": [30, 500, 365], "churned": [True, True, False]}, index=features.index[:3])
     snap = snapshot_frame(features, outcomes, ["x"], follow_up_days=365)
     assert snap[ENTRY].tolist() == [100, 400, 50] and snap[STOP].tolist() == [130, 765, 415]
     assert snap[EVENT].tolist() == [1, 0, 0]  # b churned after the follow-up: censored
-    contracts = pd.DataFrame({"account_id": ["a", "a", "b"], "end": pd.to_datetime(["2024-01-31"] * 2 + ["2024-05-31"]),
-                              "renewed": [0, 1, 0], "annual_value": [10.0, 5.0, 7.0], "tenure_days": [275, 275, 640],
-                              "x": [1.0, 1.0, 2.0]}, index=pd.Index(["k1", "k2", "k3"], name="contract_id"))
+    contracts = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "b"],
+            "end": pd.to_datetime(["2024-01-31"] * 2 + ["2024-05-31"]),
+            "renewed": [0, 1, 0],
+            "annual_value": [10.0, 5.0, 7.0],
+            "tenure_days": [275, 275, 640],
+            "x": [1.0, 1.0, 2.0],
+        },
+        index=pd.Index(["k1", "k2", "k3"], name="contract_id"),
+    )
     ep = renewal_episodes(contracts, ["x"], lead_days=90)
     assert ep[EVENT].tolist() == [0, 1]  # a renewed one of its two co-terminous contracts: it stays
-    assert ep[ENTRY].tolist() == [275, 640] and ep[STOP].tolist() == [366, 731] and ep["annual_value"].tolist() == [15.0, 7.0]
+    assert (
+        ep[ENTRY].tolist() == [275, 640]
+        and ep[STOP].tolist() == [366, 731]
+        and ep["annual_value"].tolist() == [15.0, 7.0]
+    )
     with pytest.raises(KeyError):
         renewal_episodes(contracts.drop(columns=["tenure_days"]), ["x"])
 
 
 # --- bad inputs ------------------------------------------------------------------------------
+
 
 def _frame(n=400, seed=0):
     data = simulate_survival(n, {"a": 0.5, "b": -0.3}, seed=seed)
@@ -311,15 +367,18 @@ def test_time_split_falls_back_to_bins_when_one_side_has_no_churn():
     x = rng.normal(size=n)
     first = rng.random(n) < 1 / (1 + np.exp(-(-2.5 + 1.0 * x)))
     second = ~first & (rng.random(n) < 1 / (1 + np.exp(-(-1.2 - 1.0 * x))))
-    frame = pd.DataFrame({"x": x, "z": rng.normal(size=n), STOP: np.where(first, 365, 730),
-                          EVENT: (first | second).astype(int)})
+    frame = pd.DataFrame(
+        {"x": x, "z": rng.normal(size=n), STOP: np.where(first, 365, 730), EVENT: (first | second).astype(int)}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AssumptionWarning)
         model = CoxChurnModel().fit(frame, numeric=["x", "z"])
         with pytest.raises(InsufficientDataError, match="No covariate is left"):
             CoxChurnModel().fit(frame, numeric=["x"])
     assert model.assumptions_.loc["x", "p_before"] < 0.01
-    assert model.assumptions_.loc["x", "remedy"].startswith("stratified in") and "no churn on one side" in \
-        model.assumptions_.loc["x", "remedy"]
+    assert (
+        model.assumptions_.loc["x", "remedy"].startswith("stratified in")
+        and "no churn on one side" in model.assumptions_.loc["x", "remedy"]
+    )
     assert model.split_ == [] and model.strata_ == ["x"]
     assert model.predict_churn_probability(frame.head(3), 800).between(0, 1).all()

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import features
-from analysis.io import load_book
+from analysis.data import features
+from analysis.data.io import load_book
 from analysis.errors import AssumptionWarning
-from analysis.survival import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
-from analysis.survival_eval import backtest, churn_risk
+from analysis.survival.evaluation import backtest, churn_risk
+from analysis.survival.models import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,8 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
 
     import papermill
 
-    from analysis.config import KERNEL_NAME, NOTEBOOKS_DIR
-    from analysis.pipeline import ensure_kernel
+    from analysis.params import KERNEL_NAME, NOTEBOOKS_DIR
+    from analysis.run.pipeline import ensure_kernel
 
     book = tmp_path / "book"
     shutil.copytree(small_book_dir, book)
@@ -104,9 +104,14 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
     contracts.to_parquet(book / "contracts.parquet", index=False)
     ensure_kernel()
     out = tmp_path / "03.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS_DIR / "03_churn_survival.ipynb"), str(out), kernel_name=KERNEL_NAME,
-                               parameters={"data_dir": str(book), "run_dir": str(tmp_path / "run")},
-                               cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / "03_churn_survival.ipynb"),
+        str(out),
+        kernel_name=KERNEL_NAME,
+        parameters={"data_dir": str(book), "run_dir": str(tmp_path / "run")},
+        cwd=str(NOTEBOOKS_DIR),
+        progress_bar=False,
+    )
     executed = json.loads(out.read_text())
     last = "".join("".join(o.get("text", "")) for o in executed["cells"][-1]["outputs"])
     assert "Cox model: InsufficientDataError: No churn events" in last

@@ -18,10 +18,21 @@ from lifelines.statistics import multivariate_logrank_test
 from sklearn.metrics import roc_auc_score
 
 from analysis.errors import DataContractError, InsufficientDataError
-from analysis.survival import CoxChurnModel
-from analysis.survival_eval import (at_risk_renewals, attempt, brier_score, calibration_table, churn_risk, evaluate,
-                                    harrell_c, integrated_brier_score, km_by_group, simulate_survival,
-                                    time_dependent_auc, uno_c)
+from analysis.survival.evaluation import (
+    at_risk_renewals,
+    attempt,
+    brier_score,
+    calibration_table,
+    churn_risk,
+    evaluate,
+    harrell_c,
+    integrated_brier_score,
+    km_by_group,
+    simulate_survival,
+    time_dependent_auc,
+    uno_c,
+)
+from analysis.survival.models import CoxChurnModel
 
 GRID = np.array([50.0, 100, 150, 200, 250, 300])
 
@@ -38,6 +49,7 @@ def _censored(seed=3, n=3000):
 
 
 # --- Kaplan-Meier by group --------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def durations():
@@ -73,6 +85,7 @@ def test_km_says_what_cannot_be_estimated(durations):
 
 # --- IPCW metrics -----------------------------------------------------------------------------
 
+
 def test_metrics_reduce_to_plain_statistics_without_censoring():
     churn, _, risk, surv = _censored()
     event = np.ones_like(churn, dtype=bool)
@@ -105,10 +118,13 @@ def test_censoring_weights_remove_the_bias_of_heavy_censoring():
     time, event = np.minimum(churn, censor), churn <= censor
     full = time_dependent_auc(churn, np.ones_like(churn, bool), risk, 150.0)
     assert time_dependent_auc(time, event, risk, 150.0) == pytest.approx(full, abs=0.01)
-    assert uno_c(time, event, risk, tau=200) == pytest.approx(uno_c(churn, np.ones_like(churn, bool), risk, tau=200), abs=0.01)
+    assert uno_c(time, event, risk, tau=200) == pytest.approx(
+        uno_c(churn, np.ones_like(churn, bool), risk, tau=200), abs=0.01
+    )
 
 
 # --- evaluation of a fitted model -------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fitted():
@@ -128,7 +144,9 @@ def test_evaluate_on_later_data_reports_every_metric_and_is_calibrated(fitted):
     assert 0.6 < values[("Harrell C", 365)] < 0.8 and 0.6 < values[("time-dependent AUC", 90)] < 0.85
     assert values[("integrated Brier score", 365)] < values[("integrated Brier score, no-covariate reference", 365)]
     assert values[("predicted / observed churn", 365)] == pytest.approx(1.0, abs=0.08)
-    inside = (calibration["observed_lower"] <= calibration["predicted"]) & (calibration["predicted"] <= calibration["observed_upper"])
+    inside = (calibration["observed_lower"] <= calibration["predicted"]) & (
+        calibration["predicted"] <= calibration["observed_upper"]
+    )
     assert inside.sum() >= 8
 
 
@@ -151,22 +169,39 @@ def test_evaluation_without_churn_is_refused_and_attempt_turns_it_into_a_note(fi
 
 # --- per-account risk tables (three-row frames) -----------------------------------------------
 
+
 def test_churn_risk_and_at_risk_renewals(fitted):
     model, _ = fitted
-    features = pd.DataFrame({"a": [2.0, 0.0, -2.0], "b": [-1.0, 0.0, 1.0], "tenure_days": [100, 100, 100],
-                             "days_to_next_renewal": [30.0, 200.0, np.nan], "is_active": [True, True, True]},
-                            index=pd.Index(["A1", "A2", "A3"], name="account_id"))
+    features = pd.DataFrame(
+        {
+            "a": [2.0, 0.0, -2.0],
+            "b": [-1.0, 0.0, 1.0],
+            "tenure_days": [100, 100, 100],
+            "days_to_next_renewal": [30.0, 200.0, np.nan],
+            "is_active": [True, True, True],
+        },
+        index=pd.Index(["A1", "A2", "A3"], name="account_id"),
+    )
     risk = churn_risk(model, features)
     assert risk.index.tolist() == ["A1", "A2", "A3"]
     assert (risk["p_churn_90d"] <= risk["p_churn_180d"]).all() and (risk["p_churn_180d"] <= risk["p_churn_365d"]).all()
     assert risk.loc["A1", "p_churn_365d"] > risk.loc["A2", "p_churn_365d"] > risk.loc["A3", "p_churn_365d"]
     assert risk.loc["A1", "p_churn_before_renewal"] == pytest.approx(
-        float(model.predict_churn_probability(features.head(1), 31, "tenure_days").iloc[0]))
-    assert np.isnan(risk.loc["A3", "p_churn_before_renewal"]) and risk.loc["A1", "top_risk_factors"].startswith("a high")
-    contracts = pd.DataFrame({"contract_id": ["K1", "K2", "K3"], "account_id": ["A1", "A2", "A1"],
-                              "start": pd.to_datetime(["2025-01-01", "2025-06-01", "2024-01-01"]),
-                              "end": pd.to_datetime(["2025-12-31", "2026-05-31", "2024-12-31"]),
-                              "product_line": ["Core", "Core", "Core"], "annual_value": [1000.0, 500.0, 800.0]})
+        float(model.predict_churn_probability(features.head(1), 31, "tenure_days").iloc[0])
+    )
+    assert np.isnan(risk.loc["A3", "p_churn_before_renewal"]) and risk.loc["A1", "top_risk_factors"].startswith(
+        "a high"
+    )
+    contracts = pd.DataFrame(
+        {
+            "contract_id": ["K1", "K2", "K3"],
+            "account_id": ["A1", "A2", "A1"],
+            "start": pd.to_datetime(["2025-01-01", "2025-06-01", "2024-01-01"]),
+            "end": pd.to_datetime(["2025-12-31", "2026-05-31", "2024-12-31"]),
+            "product_line": ["Core", "Core", "Core"],
+            "annual_value": [1000.0, 500.0, 800.0],
+        }
+    )
     due = at_risk_renewals(risk, contracts, "2025-12-01", 90, health=pd.Series({"A1": "red"}))
     assert due.index.tolist() == ["K1"]  # K2 ends after the window, K3 already ended
     assert due.loc["K1", "value_at_risk"] == pytest.approx(1000 * risk.loc["A1", "p_churn_before_renewal"])

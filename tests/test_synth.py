@@ -4,13 +4,16 @@ import json
 import pandas as pd
 import pytest
 
+from analysis.data.synth import RENEWAL_BETA, generate_book
 from analysis.errors import ConfigError
-from analysis.synth import RENEWAL_BETA, generate_book
 
 
 def _digests(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_and_size_give_byte_identical_files(tmp_path, small_book_dir):

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, scoring, tiers
+from analysis import params as config
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
+from analysis.scoring import score as scoring
+from analysis.scoring import tiers
 
 PYRAMID = ["key_important", "key_secondary", "ordinary", "small"]
 
@@ -76,12 +78,19 @@ def features_frame(n=400, seed=0):
     rng = np.random.default_rng(seed)
     idx = pd.Index([f"A{i:04d}" for i in range(n)], name="account_id")
     rev = rng.lognormal(10, 1, n)
-    return pd.DataFrame({
-        "revenue_12m": rev, "margin_12m": rev * rng.normal(0.3, 0.2, n), "tenure_days": rng.integers(30, 3000, n),
-        "market_influence": rng.integers(1, 6, n).astype(float), "revenue_growth": rng.normal(0.05, 0.3, n),
-        "payment_delay_days": rng.gamma(2, 15, n), "late_payment_share": rng.random(n) * 0.6,
-        "tickets_12m": rng.poisson(3, n),
-    }, index=idx)
+    return pd.DataFrame(
+        {
+            "revenue_12m": rev,
+            "margin_12m": rev * rng.normal(0.3, 0.2, n),
+            "tenure_days": rng.integers(30, 3000, n),
+            "market_influence": rng.integers(1, 6, n).astype(float),
+            "revenue_growth": rng.normal(0.05, 0.3, n),
+            "payment_delay_days": rng.gamma(2, 15, n),
+            "late_payment_share": rng.random(n) * 0.6,
+            "tickets_12m": rng.poisson(3, n),
+        },
+        index=idx,
+    )
 
 
 def test_assign_tiers_end_to_end(section):
@@ -97,14 +106,16 @@ def test_assign_tiers_end_to_end(section):
 
 
 def test_flags_and_reasons(section):
-    f = pd.DataFrame({
-        "revenue_12m": [100.0, 100.0, 5000.0, 5000.0, 100.0],
-        "revenue_growth": [3.0, 0.0, 3.0, 0.0, 0.1],
-        "margin_12m": [10.0, -5.0, 900.0, 900.0, 50.0],
-        "tickets_12m": [0, 0, 0, 20, 0],
-        "payment_delay_days": [5.0, 5.0, 5.0, 5.0, 90.0],
-        "late_payment_share": [0.0, 0.0, 0.0, 0.0, 0.2],
-    })
+    f = pd.DataFrame(
+        {
+            "revenue_12m": [100.0, 100.0, 5000.0, 5000.0, 100.0],
+            "revenue_growth": [3.0, 0.0, 3.0, 0.0, 0.1],
+            "margin_12m": [10.0, -5.0, 900.0, 900.0, 50.0],
+            "tickets_12m": [0, 0, 0, 20, 0],
+            "payment_delay_days": [5.0, 5.0, 5.0, 5.0, 90.0],
+            "late_payment_share": [0.0, 0.0, 0.0, 0.0, 0.2],
+        }
+    )
     cfg = section["tiers"]["flags"]
     pot = tiers.potential_flag(f, cfg["potential"])
     assert pot.tolist() == [True, False, False, False, False]  # account 3 grows but is already large
@@ -127,12 +138,24 @@ def test_potential_flag_uses_clv_when_given(section):
 
 def test_migration_matrix_lists_and_components():
     codes = ["top", "mid", "low"]
-    before = pd.DataFrame({"tier": ["top", "mid", "low", "low", "mid"], "score": [90.0, 60, 20, 25, 55],
-                           "contrib_rev": [50.0, 30, 10, 10, 30], "contrib_nps": [40.0, 30, 10, 15, 25]},
-                          index=pd.Index(["a", "b", "c", "d", "e"], name="account_id"))
-    after = pd.DataFrame({"tier": ["mid", "mid", "top", "low", "mid"], "score": [70.0, 60, 95, 26, 50],
-                          "contrib_rev": [45.0, 30, 50, 10, 30], "contrib_nps": [25.0, 30, 45, 16, 20]},
-                         index=pd.Index(["a", "b", "c", "f", "g"], name="account_id"))
+    before = pd.DataFrame(
+        {
+            "tier": ["top", "mid", "low", "low", "mid"],
+            "score": [90.0, 60, 20, 25, 55],
+            "contrib_rev": [50.0, 30, 10, 10, 30],
+            "contrib_nps": [40.0, 30, 10, 15, 25],
+        },
+        index=pd.Index(["a", "b", "c", "d", "e"], name="account_id"),
+    )
+    after = pd.DataFrame(
+        {
+            "tier": ["mid", "mid", "top", "low", "mid"],
+            "score": [70.0, 60, 95, 26, 50],
+            "contrib_rev": [45.0, 30, 50, 10, 30],
+            "contrib_nps": [25.0, 30, 45, 16, 20],
+        },
+        index=pd.Index(["a", "b", "c", "f", "g"], name="account_id"),
+    )
     mig = tiers.migration(before, after, codes)
     assert mig.counts.loc["top", "mid"] == 1 and mig.counts.loc["low", "top"] == 1
     assert mig.counts.loc["mid", "mid"] == 1

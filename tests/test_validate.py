@@ -5,11 +5,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis.cli import main
+from analysis.data.io import load_book
+from analysis.data.synth import generate_book
+from analysis.data.validate import validate_book
 from analysis.errors import ValidationFailed
-from analysis.io import load_book
-from analysis.synth import generate_book
-from analysis.validate import validate_book
+from analysis.run.cli import main
 
 
 @pytest.fixture(scope="module")

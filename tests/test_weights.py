@@ -8,8 +8,9 @@ import pytest
 import statsmodels.api as sm
 import yaml
 
-from analysis import config, weights
+from analysis import params as config
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
+from analysis.scoring import weights
 
 # Saaty's relative consumption of drinks in the US (Saaty 1980; rows/columns coffee, wine,
 # tea, beer, soda, milk, water), as given in the issue.
@@ -34,6 +35,7 @@ def consistent_matrix(w):
 
 # --- published figures --------------------------------------------------------------------
 
+
 def test_ahp_reproduces_saaty_drinks_priorities_and_cr():
     res = weights.ahp_weights(DRINKS_MATRIX, DRINKS)
     assert res.weights.round(4).tolist() == [0.1775, 0.0191, 0.0418, 0.1164, 0.1896, 0.1288, 0.3268]
@@ -50,10 +52,19 @@ def test_entropy_reproduces_xu_2004():
 
 def test_saaty_1980_random_index_table_is_the_published_one():
     assert [weights.SAATY_1980_RANDOM_INDEX[n] for n in range(3, 11)] == [
-        0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49]
+        0.58,
+        0.90,
+        1.12,
+        1.24,
+        1.32,
+        1.41,
+        1.45,
+        1.49,
+    ]
 
 
 # --- AHP -----------------------------------------------------------------------------------
+
 
 def test_ahp_consistent_matrix_recovers_weights_exactly():
     true = np.array([0.4, 0.3, 0.2, 0.1])
@@ -70,12 +81,15 @@ def test_ahp_refuses_inconsistent_matrix_naming_the_bad_judgement():
     assert "revisit the most inconsistent judgements: a vs d judged 0.111" in str(err.value).lower()
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda m: m.__setitem__((0, 1), 3.0), "not reciprocal"),
-    (lambda m: (m.__setitem__((0, 1), 0.0), m.__setitem__((1, 0), 0.0)), "positive finite"),
-    (lambda m: (m.__setitem__((0, 1), -2.0), m.__setitem__((1, 0), -0.5)), "positive finite"),
-    (lambda m: m.__setitem__((0, 0), 2.0), "1 on the diagonal"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda m: m.__setitem__((0, 1), 3.0), "not reciprocal"),
+        (lambda m: (m.__setitem__((0, 1), 0.0), m.__setitem__((1, 0), 0.0)), "positive finite"),
+        (lambda m: (m.__setitem__((0, 1), -2.0), m.__setitem__((1, 0), -0.5)), "positive finite"),
+        (lambda m: m.__setitem__((0, 0), 2.0), "1 on the diagonal"),
+    ],
+)
 def test_ahp_bad_matrices(mutate, message):
     mat = consistent_matrix([0.5, 0.3, 0.2])
     mutate(mat)
@@ -106,12 +120,16 @@ def test_ahp_pairs_with_fractions_and_missing_pairs():
 
 # --- expert weights ------------------------------------------------------------------------
 
+
 def test_expert_weights_bad_inputs():
     crit = ["revenue_12m", "margin_12m"]
     with pytest.raises(ConfigError, match="non-negative"):
         weights.expert_weights({"revenue_12m": 1.2, "margin_12m": -0.2}, crit)
-    with pytest.raises(ConfigError, match=r"unknown criteria \['revenu_12m'\]; valid criteria are "
-                                          r"\['revenue_12m', 'margin_12m'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown criteria \['revenu_12m'\]; valid criteria are "
+        r"\['revenue_12m', 'margin_12m'\]",
+    ):
         weights.expert_weights({"revenu_12m": 0.5, "margin_12m": 0.5}, crit)
     with pytest.raises(ConfigError, match="sum to 120, not 1"):
         weights.expert_weights({"revenue_12m": 60, "margin_12m": 60}, crit)
@@ -131,6 +149,7 @@ def test_expert_weights_missing_criterion_gets_zero_with_note():
 
 
 # --- entropy and CRITIC --------------------------------------------------------------------
+
 
 def test_constant_criterion_gets_zero_weight_and_a_reason():
     rng = np.random.default_rng(0)
@@ -175,6 +194,7 @@ def test_data_weights_bootstrap_interval_contains_estimate():
 
 
 # --- outcome-calibrated --------------------------------------------------------------------
+
 
 def simulate(n, beta, seed, binary=True):
     rng = np.random.default_rng(seed)
@@ -240,6 +260,7 @@ def test_calibration_reports_rows_left_out():
 
 
 # --- blend, perturbation, config -----------------------------------------------------------
+
 
 def test_blend_weights():
     x, y = simulate(2000, [2.0, 1.0], seed=12)

@@ -39,6 +39,14 @@ class ConvergenceWarning(RuntimeWarning):
     """An optimiser converged with caveats (for example a singular Hessian)."""
 
 
+class CatalogError(AnalysisError, RuntimeError):
+    """A notebook reads or writes a run table against the catalog (analysis.catalog)."""
+
+
+class NotFittedError(AnalysisError, AttributeError):
+    """A model's fitted attribute or prediction was asked for before ``fit``."""
+
+
 class PipelineError(AnalysisError, RuntimeError):
     """A notebook of the pipeline failed; the message names the notebook and the cell error."""
 

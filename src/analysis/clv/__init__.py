@@ -2,21 +2,52 @@
 and the account-level CLV table (see docs/clv.md)."""
 
 from analysis.clv._inputs import DAYS_PER_UNIT, convert_time, group_rfm
+from analysis.clv.account import (
+    AccountClv,
+    ClvSettings,
+    account_clv,
+    add_value_at_risk,
+    clv_by_group,
+    clv_concentration,
+    clv_tier,
+    contract_histories,
+    holdout_report,
+    model_summaries,
+)
 from analysis.clv.bgnbd import BetaGeoModel, conditional_expected_purchases
 from analysis.clv.gamma_gamma import GammaGammaModel
 from analysis.clv.rfm import calibration_holdout, holdout_check, plot_holdout_check, rfm_summary
-from analysis.clv.account import (AccountClv, ClvSettings, account_clv, add_value_at_risk, clv_by_group,
-                                  clv_concentration, clv_tier, contract_histories, holdout_report,
-                                  model_summaries)
 from analysis.clv.sbg import ShiftedBetaGeometricModel, fit_by_segment, retention_curves, survivors_to_histories
 from analysis.clv.simulate import simulate_bgnbd, simulate_orders, simulate_sbg
 from analysis.clv.value import customer_lifetime_value
 
 __all__ = [
-    "AccountClv", "ClvSettings", "account_clv", "add_value_at_risk", "clv_by_group", "clv_concentration", "clv_tier",
-    "contract_histories", "holdout_report", "model_summaries", "retention_curves",
-    "DAYS_PER_UNIT", "BetaGeoModel", "GammaGammaModel", "ShiftedBetaGeometricModel",
-    "calibration_holdout", "conditional_expected_purchases", "convert_time", "customer_lifetime_value",
-    "fit_by_segment", "group_rfm", "holdout_check", "plot_holdout_check", "rfm_summary",
-    "simulate_bgnbd", "simulate_orders", "simulate_sbg", "survivors_to_histories",
+    "DAYS_PER_UNIT",
+    "AccountClv",
+    "BetaGeoModel",
+    "ClvSettings",
+    "GammaGammaModel",
+    "ShiftedBetaGeometricModel",
+    "account_clv",
+    "add_value_at_risk",
+    "calibration_holdout",
+    "clv_by_group",
+    "clv_concentration",
+    "clv_tier",
+    "conditional_expected_purchases",
+    "contract_histories",
+    "convert_time",
+    "customer_lifetime_value",
+    "fit_by_segment",
+    "group_rfm",
+    "holdout_check",
+    "holdout_report",
+    "model_summaries",
+    "plot_holdout_check",
+    "retention_curves",
+    "rfm_summary",
+    "simulate_bgnbd",
+    "simulate_orders",
+    "simulate_sbg",
+    "survivors_to_histories",
 ]

@@ -16,12 +16,8 @@ import pandas as pd
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from analysis.errors import ConvergenceError, ConvergenceWarning
-from analysis.summary import Z_95, summary_frame
-
-
-class NotFittedError(AttributeError):
-    pass
+from analysis.core.summary import Z_95, summary_frame
+from analysis.errors import ConvergenceError, ConvergenceWarning, NotFittedError
 
 
 class MLEFitter:
@@ -54,7 +50,9 @@ class MLEFitter:
     def _optimise(self, initial_params, n_obs: float, max_iter: int, tol: float) -> None:
         p0 = np.asarray(initial_params, dtype=float)
         if p0.shape != (len(self.param_names),) or not np.all(p0 > 0):
-            raise ConvergenceError(f"initial_params must be {len(self.param_names)} positive numbers {self.param_names}.")
+            raise ConvergenceError(
+                f"initial_params must be {len(self.param_names)} positive numbers {self.param_names}."
+            )
         self._cache_key, self._cache = None, None
         scale = float(n_obs)
         # One BLAS thread: the likelihood makes many small dot products, which multi-threaded

@@ -29,10 +29,14 @@ def convert_time(values, from_unit: str, to_unit: str):
 
 def require_columns(data: pd.DataFrame, columns, what: str) -> None:
     if not isinstance(data, pd.DataFrame):
-        raise DataContractError(f"{what} needs a pandas DataFrame with columns {list(columns)}, got {type(data).__name__}.")
+        raise DataContractError(
+            f"{what} needs a pandas DataFrame with columns {list(columns)}, got {type(data).__name__}."
+        )
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        raise DataContractError(f"{what} needs columns {list(columns)}; missing {missing}. Build them with analysis.clv.rfm_summary.")
+        raise DataContractError(
+            f"{what} needs columns {list(columns)}; missing {missing}. Build them with analysis.clv.rfm_summary."
+        )
 
 
 def _examples(data: pd.DataFrame, mask: np.ndarray, columns) -> str:
@@ -55,7 +59,10 @@ def check_rfm(data: pd.DataFrame, what: str = "The BG/NBD model") -> tuple[np.nd
     finite = np.isfinite(x) & np.isfinite(t) & np.isfinite(T)
     checks = [
         (~finite, "missing or infinite values"),
-        (finite & ((x < 0) | (x != np.round(x))), "frequency that is not a whole number >= 0 (count of repeat purchases)"),
+        (
+            finite & ((x < 0) | (x != np.round(x))),
+            "frequency that is not a whole number >= 0 (count of repeat purchases)",
+        ),
         (finite & (t < 0), "negative recency"),
         (finite & (T < 0), "negative T (customer age at the end of the window)"),
         (finite & (t > T * (1 + 1e-9)), "recency greater than T (last purchase after the end of the window)"),
@@ -65,7 +72,11 @@ def check_rfm(data: pd.DataFrame, what: str = "The BG/NBD model") -> tuple[np.nd
         if mask.any():
             problems.append(f"- {int(mask.sum())} rows with {text}, e.g.\n{_examples(data, mask, RFM_COLUMNS)}")
     if problems:
-        raise DataContractError(f"{what} cannot use this input:\n" + "\n".join(problems) + "\nFix or drop these rows (see analysis.clv.rfm_summary).")
+        raise DataContractError(
+            f"{what} cannot use this input:\n"
+            + "\n".join(problems)
+            + "\nFix or drop these rows (see analysis.clv.rfm_summary)."
+        )
     return x.astype(np.int64), t, T
 
 

@@ -26,8 +26,8 @@ from analysis.clv.gamma_gamma import GammaGammaModel
 from analysis.clv.rfm import calibration_holdout, holdout_check, rfm_summary
 from analysis.clv.sbg import fit_by_segment
 from analysis.clv.value import customer_lifetime_value
-from analysis.config import section
 from analysis.errors import ConfigError, ConvergenceError, InsufficientDataError
+from analysis.params import section
 
 TOP_SHARES = (0.01, 0.20, 0.50)
 
@@ -46,13 +46,15 @@ class ClvSettings:
     holdout_weeks: int = 26
 
     @classmethod
-    def from_params(cls, params: dict) -> "ClvSettings":
+    def from_params(cls, params: dict) -> ClvSettings:
         values = dict(section(params, "clv"))
         if values.get("contract_margin") is None:  # one margin for contract revenue across the project
             values["contract_margin"] = section(params, "features").get("subscription_margin", cls.contract_margin)
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ConfigError(f"Unknown keys in the clv section of the config: {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}.")
+            raise ConfigError(
+                f"Unknown keys in the clv section of the config: {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}."
+            )
         settings = cls(**values)
         if not 0 <= settings.annual_discount_rate < 1 or settings.horizon_years <= 0:
             raise ConfigError("clv.annual_discount_rate must be in [0, 1) and clv.horizon_years > 0.")
@@ -76,6 +78,7 @@ class AccountClv:
 
 # --- contracts -------------------------------------------------------------------------------
 
+
 def contract_histories(contracts: pd.DataFrame, as_of, segments: pd.Series | None = None) -> pd.DataFrame:
     """Per account with a contract started before ``as_of``: renewal history and current ARR.
 
@@ -90,7 +93,9 @@ def contract_histories(contracts: pd.DataFrame, as_of, segments: pd.Series | Non
     k = contracts[pd.to_datetime(contracts["start"]) < as_of].copy()
     k["end"] = pd.to_datetime(k["end"])
     decided = k[k["end"] < as_of]
-    by_end = decided.assign(renewed=decided["renewal_outcome"].eq("renewed")).groupby(["account_id", "end"])["renewed"].any()
+    by_end = (
+        decided.assign(renewed=decided["renewal_outcome"].eq("renewed")).groupby(["account_id", "end"])["renewed"].any()
+    )
     last = by_end.groupby(level="account_id").last()
     running = k[k["end"] >= as_of]
     out = pd.DataFrame(index=pd.Index(sorted(k["account_id"].unique()), name="account_id"))
@@ -104,8 +109,9 @@ def contract_histories(contracts: pd.DataFrame, as_of, segments: pd.Series | Non
     return out
 
 
-def contract_stream(histories: pd.DataFrame, models: dict, margin: float, annual_discount_rate: float,
-                    horizon_years: float) -> pd.DataFrame:
+def contract_stream(
+    histories: pd.DataFrame, models: dict, margin: float, annual_discount_rate: float, horizon_years: float
+) -> pd.DataFrame:
     """clv_contracts = ARR x margin x DERL and the probability of not renewing next time."""
     out = pd.DataFrame(index=histories.index)
     renewal_p = pd.Series(np.nan, index=histories.index)
@@ -124,6 +130,7 @@ def contract_stream(histories: pd.DataFrame, models: dict, margin: float, annual
 
 # --- orders ----------------------------------------------------------------------------------
 
+
 def order_margin_rates(orders: pd.DataFrame, as_of) -> pd.Series:
     """Each account's observed margin share sum(amount - cost) / sum(amount) before ``as_of``."""
     before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(as_of)]
@@ -140,8 +147,10 @@ def order_stream(rfm: pd.DataFrame, margin, settings: ClvSettings, notes: list[s
     purchases = BetaGeoModel().fit(rfm, time_unit=unit)
     spendable = (rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)
     if not spendable.all():
-        notes.append(f"{int((~spendable).sum())} repeat buyers with zero or negative mean spend were left out of the "
-                     f"spend model; their expected spend is set to 0.")
+        notes.append(
+            f"{int((~spendable).sum())} repeat buyers with zero or negative mean spend were left out of the "
+            f"spend model; their expected spend is set to 0."
+        )
     spend = GammaGammaModel().fit(rfm[spendable])
     horizon = convert_time(settings.horizon_years, "years", unit)
     safe = rfm.assign(monetary_value=rfm["monetary_value"].where(spendable, 1.0))
@@ -152,6 +161,7 @@ def order_stream(rfm: pd.DataFrame, margin, settings: ClvSettings, notes: list[s
 
 # --- combining -------------------------------------------------------------------------------
 
+
 def add_value_at_risk(table: pd.DataFrame, churn_risk: pd.Series | None = None) -> pd.DataFrame:
     """value_at_risk = clv x P(lose the account), with the source of that probability named.
 
@@ -161,8 +171,10 @@ def add_value_at_risk(table: pd.DataFrame, churn_risk: pd.Series | None = None) 
     out = table.copy()
     risk = pd.Series(np.nan, index=out.index)
     source = pd.Series("none", index=out.index, dtype=object)
-    steps = [(1 - out["p_alive"], "1 - p_alive (orders)"),
-             (1 - out["renewal_probability"], "1 - sBG renewal probability")]
+    steps = [
+        (1 - out["p_alive"], "1 - p_alive (orders)"),
+        (1 - out["renewal_probability"], "1 - sBG renewal probability"),
+    ]
     if churn_risk is not None:
         steps.append((churn_risk.reindex(out.index), "churn risk supplied"))
     for values, label in steps:  # later sources take precedence
@@ -176,7 +188,7 @@ def add_value_at_risk(table: pd.DataFrame, churn_risk: pd.Series | None = None) 
 
 def clv_concentration(values: pd.Series, shares=TOP_SHARES) -> pd.Series:
     """Share of total CLV held by the top 1 / 20 / 50 % of accounts."""
-    from analysis.quality import concentration  # the same 80/20 arithmetic as revenue's
+    from analysis.data.quality import concentration  # the same 80/20 arithmetic as revenue's
 
     if values.fillna(0).clip(lower=0).sum() <= 0:
         raise InsufficientDataError("Total CLV is zero; there is no concentration to report.")
@@ -196,8 +208,14 @@ def clv_by_group(table: pd.DataFrame, by: str) -> pd.DataFrame:
     """Accounts, total and mean CLV, share of CLV and value at risk per value of ``by``."""
     require_columns(table, (by, "clv", "value_at_risk"), "CLV by group")
     g = table.groupby(by, observed=True)
-    out = pd.DataFrame({"accounts": g.size(), "clv_total": g["clv"].sum(), "clv_mean": g["clv"].mean(),
-                        "value_at_risk": g["value_at_risk"].sum()})
+    out = pd.DataFrame(
+        {
+            "accounts": g.size(),
+            "clv_total": g["clv"].sum(),
+            "clv_mean": g["clv"].mean(),
+            "value_at_risk": g["value_at_risk"].sum(),
+        }
+    )
     out["clv_share"] = out["clv_total"] / out["clv_total"].sum()
     ordered = isinstance(table[by].dtype, pd.CategoricalDtype)  # e.g. the CLV pyramid keeps its order
     return out if ordered else out.sort_values("clv_total", ascending=False)
@@ -205,8 +223,8 @@ def clv_by_group(table: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Series | None = None) -> AccountClv:
     """The CLV table of every account first seen before ``as_of`` (see the module docstring)."""
-    from analysis.config import load_params
-    from analysis.features import resolve_as_of
+    from analysis.data.features import resolve_as_of
+    from analysis.params import load_params
 
     settings = ClvSettings.from_params(params if params is not None else load_params())
     as_of = pd.Timestamp(resolve_as_of(book, as_of))
@@ -243,9 +261,13 @@ def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Ser
             raise InsufficientDataError("the contracts table is absent")
         hist = contract_histories(book.df("contracts"), as_of, accounts[seg_col] if seg_col else None)
         fit_on = hist[hist["periods"] >= 1]
-        retention, retention_table = fit_by_segment(fit_on, "segment" if seg_col else None, settings.min_segment_churners)
+        retention, retention_table = fit_by_segment(
+            fit_on, "segment" if seg_col else None, settings.min_segment_churners
+        )
         notes += [f"sBG for {seg} {note}" for seg, note in retention_table["note"].items() if note]
-        values = contract_stream(hist, retention, settings.contract_margin, settings.annual_discount_rate, settings.horizon_years)
+        values = contract_stream(
+            hist, retention, settings.contract_margin, settings.annual_discount_rate, settings.horizon_years
+        )
         table = table.join(hist[["renewals_past", "arr", "active", "churned"]]).join(values)
     except (InsufficientDataError, ConvergenceError) as exc:
         notes.append(f"Contract-stream CLV not estimated ({exc}); clv_contracts is 0.")
@@ -255,11 +277,15 @@ def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Ser
     table["clv_contracts"] = table["clv_contracts"].fillna(0.0)
     table["clv"] = table["clv_orders"] + table["clv_contracts"]
     table = add_value_at_risk(table, churn_risk)
-    assumptions = {**asdict(settings), "as_of": str(as_of.date()),
-                   "order_margin_source": "observed share per account (book share when unknown)"
-                   if settings.order_margin == "observed" else f"fixed {settings.order_margin}",
-                   "contract_value": "ARR x contract_margin x DERL (renewals to come, next one undiscounted)",
-                   "value_at_risk": "CLV x churn probability (supplied risk, else 1 - sBG renewal probability, else 1 - P(alive))"}
+    assumptions = {
+        **asdict(settings),
+        "as_of": str(as_of.date()),
+        "order_margin_source": "observed share per account (book share when unknown)"
+        if settings.order_margin == "observed"
+        else f"fixed {settings.order_margin}",
+        "contract_value": "ARR x contract_margin x DERL (renewals to come, next one undiscounted)",
+        "value_at_risk": "CLV x churn probability (supplied risk, else 1 - sBG renewal probability, else 1 - P(alive))",
+    }
     return AccountClv(table, purchases, spend, retention, retention_table, assumptions, notes)
 
 
@@ -291,8 +317,14 @@ def holdout_report(orders: pd.DataFrame | None, as_of, settings: ClvSettings):
     except (InsufficientDataError, ConvergenceError) as exc:
         return None, None, f"The holdout check could not be made: {exc}"
     table = holdout_check(model, split, settings.time_unit)
-    return table, model, (f"Calibration on orders before {calibration_end.date()}, holdout of "
-                          f"{settings.holdout_weeks} weeks to {(as_of - pd.Timedelta(days=1)).date()}.")
+    return (
+        table,
+        model,
+        (
+            f"Calibration on orders before {calibration_end.date()}, holdout of "
+            f"{settings.holdout_weeks} weeks to {(as_of - pd.Timedelta(days=1)).date()}."
+        ),
+    )
 
 
 def _order_margin(orders, as_of, index, settings: ClvSettings, notes: list[str]):
@@ -300,7 +332,9 @@ def _order_margin(orders, as_of, index, settings: ClvSettings, notes: list[str])
         return float(settings.order_margin)
     rates = order_margin_rates(orders, as_of)
     if rates.empty:
-        notes.append("Orders carry no cost: order CLV uses revenue (margin 1). Set clv.order_margin to a share to change this.")
+        notes.append(
+            "Orders carry no cost: order CLV uses revenue (margin 1). Set clv.order_margin to a share to change this."
+        )
         return 1.0
     before = orders[pd.to_datetime(orders["date"]) < as_of].dropna(subset=["cost"])
     book_rate = 1 - before["cost"].sum() / before["amount"].sum()

@@ -37,8 +37,15 @@ class BetaGeoModel(MLEFitter):
         "initial_params (r, alpha, a, b) from an earlier fit, or raise max_iter"
     )
 
-    def fit(self, rfm: pd.DataFrame, time_unit: str, weights=None, initial_params=None,
-            max_iter: int = 200, tol: float = 1e-7) -> "BetaGeoModel":
+    def fit(
+        self,
+        rfm: pd.DataFrame,
+        time_unit: str,
+        weights=None,
+        initial_params=None,
+        max_iter: int = 200,
+        tol: float = 1e-7,
+    ) -> BetaGeoModel:
         """Fit by maximum likelihood on columns frequency, recency, T measured in ``time_unit``.
 
         ``weights`` counts identical customers per row (see ``analysis.clv.group_rfm``).
@@ -69,9 +76,14 @@ class BetaGeoModel(MLEFitter):
         counts = np.bincount(x, weights=w)
         xs = np.flatnonzero(counts)
         self._data = {
-            "xs": xs.astype(float), "nx": counts[xs],  # distinct frequencies and their weights
-            "T0": T[~pos], "w0": w[~pos],  # customers without repeat purchases
-            "x1": x[pos], "t1": t[pos], "T1": T[pos], "w1": w[pos],
+            "xs": xs.astype(float),
+            "nx": counts[xs],  # distinct frequencies and their weights
+            "T0": T[~pos],
+            "w0": w[~pos],  # customers without repeat purchases
+            "x1": x[pos],
+            "t1": t[pos],
+            "T1": T[pos],
+            "w1": w[pos],
         }
 
     def _loglik(self, params, hessian):
@@ -82,12 +94,14 @@ class BetaGeoModel(MLEFitter):
         # Terms depending on frequency only: special functions once per distinct frequency.
         ll = nx @ (gammaln(r + xs) - gammaln(r) + gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs))
         ll += nx.sum() * r * np.log(alpha)
-        g = np.array([
-            nx @ (digamma(r + xs) - digamma(r)) + nx.sum() * np.log(alpha),
-            nx.sum() * r / alpha,
-            nx @ (digamma(a + b) - digamma(a + b + xs)),
-            nx @ (digamma(a + b) + digamma(b + xs) - digamma(b) - digamma(a + b + xs)),
-        ])
+        g = np.array(
+            [
+                nx @ (digamma(r + xs) - digamma(r)) + nx.sum() * np.log(alpha),
+                nx.sum() * r / alpha,
+                nx @ (digamma(a + b) - digamma(a + b + xs)),
+                nx @ (digamma(a + b) + digamma(b + xs) - digamma(b) - digamma(a + b + xs)),
+            ]
+        )
         if hessian:
             tab = _trigamma(a + b) - _trigamma(a + b + xs)
             H[0, 0] = nx @ (_trigamma(r + xs) - _trigamma(r))
@@ -161,7 +175,11 @@ class BetaGeoModel(MLEFitter):
 
     @staticmethod
     def _new_customer(horizon, r, alpha, a, b):
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + horizon)) ** r * hyp2f1(r, b, a + b - 1, horizon / (alpha + horizon)))
+        return (
+            (a + b - 1)
+            / (a - 1)
+            * (1 - (alpha / (alpha + horizon)) ** r * hyp2f1(r, b, a + b - 1, horizon / (alpha + horizon)))
+        )
 
 
 A_NEAR_ONE = 1e-6

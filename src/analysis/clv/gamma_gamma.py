@@ -48,8 +48,9 @@ class GammaGammaModel(MLEFitter):
         "outliers, rescale money (e.g. thousands), or pass initial_params (p, q, gamma)"
     )
 
-    def fit(self, rfm: pd.DataFrame, weights=None, initial_params=None, max_iter: int = 200,
-            tol: float = 1e-7) -> "GammaGammaModel":
+    def fit(
+        self, rfm: pd.DataFrame, weights=None, initial_params=None, max_iter: int = 200, tol: float = 1e-7
+    ) -> GammaGammaModel:
         use, x, m = check_spend(rfm, repeat_only=True)
         w = check_weights(weights, len(x))[use]
         x, m = x[use].astype(np.int64), m[use]
@@ -59,7 +60,9 @@ class GammaGammaModel(MLEFitter):
                 "longer window, or value spend by the book's mean order value and say so."
             )
         if len(np.unique(m)) < 2:
-            raise InsufficientDataError("Every repeat buyer has the same mean spend; the spend variation cannot be estimated.")
+            raise InsufficientDataError(
+                "Every repeat buyer has the same mean spend; the spend variation cannot be estimated."
+            )
         counts = np.bincount(x, weights=w)
         xs = np.flatnonzero(counts).astype(float)
         self._data = {"xs": xs, "nx": counts[xs.astype(int)], "x": x.astype(float), "m": m, "w": w, "logm": np.log(m)}
@@ -84,11 +87,13 @@ class GammaGammaModel(MLEFitter):
         lden = np.log(den)
         px = p * x
         ll += w @ (q * np.log(gam) + (px - 1) * d["logm"] + px * np.log(x) - (px + q) * lden)
-        g = np.array([
-            (nx * xs) @ (psi_pq - psi_p) + w @ (x * (d["logm"] + np.log(x) - lden)),
-            nx @ psi_pq - nx.sum() * digamma(q) + w @ (np.log(gam) - lden),
-            w @ (q / gam - (px + q) / den),
-        ])
+        g = np.array(
+            [
+                (nx * xs) @ (psi_pq - psi_p) + w @ (x * (d["logm"] + np.log(x) - lden)),
+                nx @ psi_pq - nx.sum() * digamma(q) + w @ (np.log(gam) - lden),
+                w @ (q / gam - (px + q) / den),
+            ]
+        )
         H = np.zeros((3, 3))
         if hessian:
             t_pq, t_p = polygamma(1, p * xs + q), polygamma(1, p * xs)
@@ -117,14 +122,17 @@ class GammaGammaModel(MLEFitter):
         _, x, m = check_spend(rfm, repeat_only=True)
         p, q, gam = self.params_.to_numpy()
         if q <= 1:
-            raise InsufficientDataError(f"Fitted q = {q:.3g} <= 1: the mean spend is infinite; spend is too heavy-tailed for this model.")
+            raise InsufficientDataError(
+                f"Fitted q = {q:.3g} <= 1: the mean spend is infinite; spend is too heavy-tailed for this model."
+            )
         m = np.where(x > 0, m, 0.0)
         weight = p * x / (p * x + q - 1)
         values = (1 - weight) * self.population_mean_spend() + weight * m
         return pd.Series(values, index=rfm.index, name="expected_spend")
 
-    def predict_clv(self, purchases, rfm: pd.DataFrame, time_unit: str, horizon: float,
-                    annual_discount_rate: float, margin=1.0) -> pd.Series:
+    def predict_clv(
+        self, purchases, rfm: pd.DataFrame, time_unit: str, horizon: float, annual_discount_rate: float, margin=1.0
+    ) -> pd.Series:
         """CLV over ``horizon`` with a fitted BetaGeoModel ``purchases`` (see ``customer_lifetime_value``)."""
         from analysis.clv.value import customer_lifetime_value  # value.py imports this module
 

@@ -15,13 +15,24 @@ def _transactions(orders: pd.DataFrame, end, account_col: str, date_col: str, am
     require_columns(orders, (account_col, date_col, amount_col), "The RFM summary")
     dates = pd.to_datetime(orders[date_col]).dt.normalize()
     keep = dates < pd.Timestamp(end)
-    frame = pd.DataFrame({"account_id": orders.loc[keep, account_col].to_numpy(), "day": dates[keep].to_numpy(),
-                          "amount": orders.loc[keep, amount_col].to_numpy(dtype=float)})
+    frame = pd.DataFrame(
+        {
+            "account_id": orders.loc[keep, account_col].to_numpy(),
+            "day": dates[keep].to_numpy(),
+            "amount": orders.loc[keep, amount_col].to_numpy(dtype=float),
+        }
+    )
     return frame.groupby(["account_id", "day"], as_index=False, sort=True)["amount"].sum()
 
 
-def rfm_summary(orders: pd.DataFrame, as_of, time_unit: str, account_col: str = "account_id",
-                date_col: str = "date", amount_col: str = "amount") -> pd.DataFrame:
+def rfm_summary(
+    orders: pd.DataFrame,
+    as_of,
+    time_unit: str,
+    account_col: str = "account_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+) -> pd.DataFrame:
     """frequency, recency, T (in ``time_unit``) and monetary_value per account from orders before ``as_of``.
 
     frequency = purchase days after the first; recency = first to last purchase day; T = first
@@ -40,20 +51,29 @@ def rfm_summary(orders: pd.DataFrame, as_of, time_unit: str, account_col: str = 
     repeat_total = grouped["amount"].sum() - first_amount
     frequency = n_days - 1
     days = lambda delta: delta.dt.total_seconds().to_numpy() / 86400.0  # noqa: E731
-    out = pd.DataFrame({
-        "frequency": frequency.astype(np.int64),
-        "recency": convert_time(days(last - first), "days", time_unit),
-        "T": convert_time(days(pd.Timestamp(as_of) - pd.Timedelta(days=1) - first), "days", time_unit),
-        "monetary_value": np.where(frequency > 0, repeat_total / frequency.clip(lower=1), 0.0),
-        "first_purchase": first,
-    }, index=frequency.index)
+    out = pd.DataFrame(
+        {
+            "frequency": frequency.astype(np.int64),
+            "recency": convert_time(days(last - first), "days", time_unit),
+            "T": convert_time(days(pd.Timestamp(as_of) - pd.Timedelta(days=1) - first), "days", time_unit),
+            "monetary_value": np.where(frequency > 0, repeat_total / frequency.clip(lower=1), 0.0),
+            "first_purchase": first,
+        },
+        index=frequency.index,
+    )
     out.index.name = "account_id"
     return out
 
 
-def calibration_holdout(orders: pd.DataFrame, calibration_end, observation_end, time_unit: str,
-                        account_col: str = "account_id", date_col: str = "date",
-                        amount_col: str = "amount") -> pd.DataFrame:
+def calibration_holdout(
+    orders: pd.DataFrame,
+    calibration_end,
+    observation_end,
+    time_unit: str,
+    account_col: str = "account_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+) -> pd.DataFrame:
     """RFM in the calibration period (before ``calibration_end``) plus purchases in the holdout.
 
     Adds ``frequency_holdout`` (purchase days in [calibration_end, observation_end)) and
@@ -78,13 +98,15 @@ def holdout_check(model, split: pd.DataFrame, time_unit: str, max_frequency: int
     """
     require_columns(split, ("frequency", "recency", "T", "frequency_holdout", "duration_holdout"), "The holdout check")
     durations = split["duration_holdout"].unique()
-    predicted = pd.concat([
-        model.predict_purchases(split[split["duration_holdout"] == d], d, time_unit) for d in durations
-    ]).reindex(split.index)
+    predicted = pd.concat(
+        [model.predict_purchases(split[split["duration_holdout"] == d], d, time_unit) for d in durations]
+    ).reindex(split.index)
     bucket = split["frequency"].clip(upper=max_frequency)
     labels = {k: (f"{k}+" if k == max_frequency else str(k)) for k in range(max_frequency + 1)}
     frame = pd.DataFrame({"bucket": bucket, "actual": split["frequency_holdout"], "predicted": predicted})
-    table = frame.groupby("bucket").agg(customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
+    table = frame.groupby("bucket").agg(
+        customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+    )
     table.index = pd.Index([labels[k] for k in table.index], name="repeat_purchases_calibration")
     table.loc["all"] = [len(frame), frame["actual"].mean(), frame["predicted"].mean()]
     table["customers"] = table["customers"].astype(int)

@@ -18,8 +18,8 @@ from scipy.special import betaln, digamma, hyp2f1, polygamma
 
 from analysis.clv._fitter import MLEFitter
 from analysis.clv._inputs import check_weights, require_columns
+from analysis.core.summary import summary_frame
 from analysis.errors import ConvergenceError, DataContractError, InsufficientDataError
-from analysis.summary import summary_frame
 
 HISTORY_COLUMNS = ("periods", "churned")
 HOMOGENEOUS_SCALE = 1e4  # alpha and beta both beyond this: the fit is heading to the no-heterogeneity limit
@@ -38,11 +38,13 @@ def survivors_to_histories(survivors) -> pd.DataFrame:
     if (lost < 0).any() or n[-1] < 0:
         raise DataContractError(f"Survivor counts must not increase over time: {n.tolist()}.")
     k = len(n) - 1
-    return pd.DataFrame({
-        "periods": np.r_[np.arange(1, k + 1), k],
-        "churned": np.r_[np.ones(k, dtype=int), 0],
-        "weight": np.r_[lost, n[-1]],
-    })
+    return pd.DataFrame(
+        {
+            "periods": np.r_[np.arange(1, k + 1), k],
+            "churned": np.r_[np.ones(k, dtype=int), 0],
+            "weight": np.r_[lost, n[-1]],
+        }
+    )
 
 
 class ShiftedBetaGeometricModel(MLEFitter):
@@ -61,14 +63,17 @@ class ShiftedBetaGeometricModel(MLEFitter):
         "and some renew; with very few churners fit one pooled model instead of per segment"
     )
 
-    def fit(self, histories: pd.DataFrame, weights=None, initial_params=(1.0, 1.0), max_iter: int = 200,
-            tol: float = 1e-8) -> "ShiftedBetaGeometricModel":
+    def fit(
+        self, histories: pd.DataFrame, weights=None, initial_params=(1.0, 1.0), max_iter: int = 200, tol: float = 1e-8
+    ) -> ShiftedBetaGeometricModel:
         require_columns(histories, HISTORY_COLUMNS, "The sBG model")
         t = histories["periods"].to_numpy(dtype=float)
         c = histories["churned"].to_numpy(dtype=float)
         w = check_weights(weights, len(t))
         if len(t) == 0 or w.sum() <= 0:
-            raise InsufficientDataError("The sBG model got no contract histories; it needs customers who reached a renewal.")
+            raise InsufficientDataError(
+                "The sBG model got no contract histories; it needs customers who reached a renewal."
+            )
         if (~np.isfinite(t) | (t < 1) | (t != np.round(t))).any() or not np.isin(c, (0, 1)).all():
             raise DataContractError("periods must be whole numbers >= 1 and churned must be 0 or 1 in every row.")
         churners, renewals = w @ c, w @ (t - c)
@@ -114,7 +119,9 @@ class ShiftedBetaGeometricModel(MLEFitter):
         self.log_likelihood_ = float(churners * np.log(theta) + renewals * np.log1p(-theta))
         self.n_iterations_, self.n_obs_ = 0, float(n_obs)
         nan = np.full((2, 2), np.nan)
-        self.log_variance_matrix_ = self.variance_matrix_ = pd.DataFrame(nan, index=list(self.param_names), columns=list(self.param_names))
+        self.log_variance_matrix_ = self.variance_matrix_ = pd.DataFrame(
+            nan, index=list(self.param_names), columns=list(self.param_names)
+        )
         self.standard_errors_ = pd.Series(np.nan, index=list(self.param_names), name="std_error")
 
     @property
@@ -130,7 +137,7 @@ class ShiftedBetaGeometricModel(MLEFitter):
         ]
         return frame
 
-    def fit_survivors(self, survivors, **kwargs) -> "ShiftedBetaGeometricModel":
+    def fit_survivors(self, survivors, **kwargs) -> ShiftedBetaGeometricModel:
         """Fit from one cohort's survivor counts [n_0, n_1, ..., n_k]."""
         h = survivors_to_histories(survivors)
         return self.fit(h, weights=h["weight"], **kwargs)
@@ -144,10 +151,12 @@ class ShiftedBetaGeometricModel(MLEFitter):
         # With bt = b + t - c both cases share betaln(a, bt) - betaln(a, b); a churner adds
         # log(a / (a + bt)) because B(a + 1, bt) = B(a, bt) * a / (a + bt).
         ll = w @ (betaln(a, bt) - betaln(a, b) + c * (np.log(a) - np.log(a + bt)))
-        g = np.array([
-            w @ (digamma(a) - digamma(a + bt) - digamma(a) + digamma(a + b) + c * (1 / a - 1 / (a + bt))),
-            w @ (digamma(bt) - digamma(a + bt) - digamma(b) + digamma(a + b) - c / (a + bt)),
-        ])
+        g = np.array(
+            [
+                w @ (digamma(a) - digamma(a + bt) - digamma(a) + digamma(a + b) + c * (1 / a - 1 / (a + bt))),
+                w @ (digamma(bt) - digamma(a + bt) - digamma(b) + digamma(a + b) - c / (a + bt)),
+            ]
+        )
         H = np.zeros((2, 2))
         if hessian:
             t1 = polygamma(1, a + bt)
@@ -213,7 +222,9 @@ def fit_by_segment(histories: pd.DataFrame, segment: str | None, min_churners: i
     A segment with fewer than ``min_churners`` churners (or no renewals) is not fitted on its
     own: it uses the pooled model and the table says so in ``note``.
     """
-    require_columns(histories, HISTORY_COLUMNS if segment is None else (*HISTORY_COLUMNS, segment), "Segment-level sBG fits")
+    require_columns(
+        histories, HISTORY_COLUMNS if segment is None else (*HISTORY_COLUMNS, segment), "Segment-level sBG fits"
+    )
     weights = histories["weight"] if "weight" in histories else None
     pooled = ShiftedBetaGeometricModel().fit(histories, weights=weights)
     models, rows = {"all": pooled}, []
@@ -234,20 +245,36 @@ def fit_by_segment(histories: pd.DataFrame, segment: str | None, min_churners: i
             note = "no rise in retention with tenure: constant churn probability (alpha, beta -> infinity)"
         ci = m.confidence_intervals_ * (np.nan if m.homogeneous_ else 1.0)
         shown = m.params_ * (np.nan if m.homogeneous_ else 1.0)
-        rows.append({
-            "segment": name, "customers": float(w.sum()), "churners": churners,
-            "alpha": shown["alpha"], "alpha_lower_95": ci.loc["alpha", "lower_95"], "alpha_upper_95": ci.loc["alpha", "upper_95"],
-            "beta": shown["beta"], "beta_lower_95": ci.loc["beta", "lower_95"], "beta_upper_95": ci.loc["beta", "upper_95"],
-            "retention_year1": m.retention_rate([1]).iloc[0], "retention_year5": m.retention_rate([5]).iloc[0], "note": note,
-        })
+        rows.append(
+            {
+                "segment": name,
+                "customers": float(w.sum()),
+                "churners": churners,
+                "alpha": shown["alpha"],
+                "alpha_lower_95": ci.loc["alpha", "lower_95"],
+                "alpha_upper_95": ci.loc["alpha", "upper_95"],
+                "beta": shown["beta"],
+                "beta_lower_95": ci.loc["beta", "lower_95"],
+                "beta_upper_95": ci.loc["beta", "upper_95"],
+                "retention_year1": m.retention_rate([1]).iloc[0],
+                "retention_year5": m.retention_rate([5]).iloc[0],
+                "note": note,
+            }
+        )
     return models, pd.DataFrame(rows).set_index("segment")
 
 
 def retention_curves(models: dict, periods=range(1, 11)) -> pd.DataFrame:
     """Long table (segment, period, retention_rate, survival) of each model's projected curves."""
     frames = [
-        pd.DataFrame({"segment": name, "period": list(periods),
-                      "retention_rate": m.retention_rate(periods).to_numpy(), "survival": m.survival(periods).to_numpy()})
+        pd.DataFrame(
+            {
+                "segment": name,
+                "period": list(periods),
+                "retention_rate": m.retention_rate(periods).to_numpy(),
+                "survival": m.survival(periods).to_numpy(),
+            }
+        )
         for name, m in models.items()
     ]
     empty = pd.DataFrame(columns=["segment", "period", "retention_rate", "survival"])

@@ -6,9 +6,19 @@ import numpy as np
 import pandas as pd
 
 
-def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T, seed: int = 0,
-                   p: float | None = None, q: float | None = None, gamma: float | None = None,
-                   round_to: float | None = None) -> pd.DataFrame:
+def simulate_bgnbd(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T,
+    seed: int = 0,
+    p: float | None = None,
+    q: float | None = None,
+    gamma: float | None = None,
+    round_to: float | None = None,
+) -> pd.DataFrame:
     """Customers from the BG/NBD (and Gamma-Gamma spend when p, q, gamma are given).
 
     ``T`` (scalar or one value per customer) is each customer's age at the end of the window.
@@ -49,8 +59,20 @@ def simulate_sbg(n: int, alpha: float, beta: float, periods: int, seed: int = 0)
     return pd.DataFrame({"periods": np.where(churned, lifetime, periods), "churned": churned.astype(int)})
 
 
-def simulate_orders(n: int, r: float, alpha: float, a: float, b: float, p: float, q: float, gamma: float,
-                    start: str, end: str, cohort_days: int = 84, seed: int = 0) -> pd.DataFrame:
+def simulate_orders(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    p: float,
+    q: float,
+    gamma: float,
+    start: str,
+    end: str,
+    cohort_days: int = 84,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Raw orders (account_id, date, amount) of ``n`` customers from BG/NBD + Gamma-Gamma in weeks.
 
     Customers make their first order on a day drawn uniformly from the first ``cohort_days`` after
@@ -71,8 +93,10 @@ def simulate_orders(n: int, r: float, alpha: float, a: float, b: float, p: float
     owner = np.r_[np.arange(n), owner[live]]
     days = first[owner] + np.floor(np.r_[np.zeros(n), times[live]] * 7).astype(int)
     amounts = rng.gamma(p, 1.0 / nu[owner])
-    return pd.DataFrame({
-        "account_id": pd.Index(owner).map("C{:06d}".format),
-        "date": pd.Timestamp(start) + pd.to_timedelta(days, unit="D"),
-        "amount": np.round(amounts, 2),
-    }).sort_values(["account_id", "date"], ignore_index=True)
+    return pd.DataFrame(
+        {
+            "account_id": pd.Index(owner).map("C{:06d}".format),
+            "date": pd.Timestamp(start) + pd.to_timedelta(days, unit="D"),
+            "amount": np.round(amounts, 2),
+        }
+    ).sort_values(["account_id", "date"], ignore_index=True)

@@ -19,13 +19,22 @@ def horizon_steps(horizon: float, time_unit: str, steps_per_year: int = 12) -> i
     years = float(horizon) * unit_days(time_unit) / DAYS_PER_YEAR
     steps = int(round(years * steps_per_year))
     if steps < 1:
-        raise ConfigError(f"A CLV horizon of {horizon} {time_unit} is shorter than one discounting step; use at least a month.")
+        raise ConfigError(
+            f"A CLV horizon of {horizon} {time_unit} is shorter than one discounting step; use at least a month."
+        )
     return steps
 
 
-def customer_lifetime_value(purchases: BetaGeoModel, spend: GammaGammaModel, rfm: pd.DataFrame, time_unit: str,
-                            horizon: float, annual_discount_rate: float, margin=1.0,
-                            steps_per_year: int = 12) -> pd.DataFrame:
+def customer_lifetime_value(
+    purchases: BetaGeoModel,
+    spend: GammaGammaModel,
+    rfm: pd.DataFrame,
+    time_unit: str,
+    horizon: float,
+    annual_discount_rate: float,
+    margin=1.0,
+    steps_per_year: int = 12,
+) -> pd.DataFrame:
     """Per-customer CLV over ``horizon`` (in ``time_unit``, like rfm's recency and T).
 
     CLV = margin x expected spend per purchase x sum over months k of
@@ -37,7 +46,9 @@ def customer_lifetime_value(purchases: BetaGeoModel, spend: GammaGammaModel, rfm
     reports, not here).
     """
     if not 0 <= annual_discount_rate < 1:
-        raise ConfigError(f"annual_discount_rate must be in [0, 1), e.g. 0.10 for 10% a year; got {annual_discount_rate}.")
+        raise ConfigError(
+            f"annual_discount_rate must be in [0, 1), e.g. 0.10 for 10% a year; got {annual_discount_rate}."
+        )
     x, t, T = check_rfm(rfm, "The CLV calculation")
     r, alpha, a, b = purchases._params_in(time_unit)
     steps = horizon_steps(horizon, time_unit, steps_per_year)
@@ -51,9 +62,12 @@ def customer_lifetime_value(purchases: BetaGeoModel, spend: GammaGammaModel, rfm
     expected_spend = spend.predict_mean_spend(rfm).to_numpy()
     margin = margin.reindex(rfm.index).to_numpy(dtype=float) if isinstance(margin, pd.Series) else float(margin)
     clv = np.clip(discounted_purchases * expected_spend * margin, 0.0, None)
-    return pd.DataFrame({
-        "p_alive": purchases.predict_p_alive(rfm, time_unit).to_numpy(),
-        "expected_purchases": cumulative[:, -1],
-        "expected_spend": expected_spend,
-        "clv": clv,
-    }, index=rfm.index)
+    return pd.DataFrame(
+        {
+            "p_alive": purchases.predict_p_alive(rfm, time_unit).to_numpy(),
+            "expected_purchases": cumulative[:, -1],
+            "expected_spend": expected_spend,
+            "clv": clv,
+        },
+        index=rfm.index,
+    )

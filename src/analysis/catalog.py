@@ -1,0 +1,313 @@
+"""The catalog of run tables: every table a notebook writes into ``reports/<run-id>/tables/``.
+
+One declaration per table (name, the notebook that writes it, the columns its readers rely on)
+and one list of the tables each notebook reads. From these the runner derives the order of the
+notebooks (a notebook runs after every notebook whose tables it reads) and which of them may run
+side by side; reading a table that a later notebook writes is refused, in a test and at run time
+(:class:`RunTables`). Table names in notebooks and modules are checked against this catalog, so a
+typo is an error instead of an always-empty section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.errors import CatalogError
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    writer: str  # the notebook (file stem) that writes it
+    columns: tuple[str, ...]  # columns every reader may rely on (a writer may add more)
+    description: str = ""
+
+
+def _t(name: str, writer: str, columns: str, description: str = "") -> TableSpec:
+    return TableSpec(name, writer, tuple(columns.split()), description)
+
+
+QUALITY, CLV, SCORING, CHURN, DRIVERS, TRAITS, REPORT = (
+    "01_data_quality",
+    "02_clv",
+    "03_scoring_and_weights",
+    "04_churn_survival",
+    "05_renewal_drivers",
+    "06_high_value_traits",
+    "07_manager_report",
+)
+REPORT_PREFIX = "report_"  # tables of the report's sections, written by the report notebook only
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in [
+        _t(
+            "validation_problems",
+            QUALITY,
+            "table column check count message examples",
+            "every problem the data-contract validation found",
+        ),
+        _t("table_overview", QUALITY, "table present required rows accounts", "rows, accounts and dates per table"),
+        _t("missingness", QUALITY, "table column missing_share required", "share of empty cells per column"),
+        _t("revenue_concentration", QUALITY, "top_accounts accounts value_share", "the 80/20 check on revenue"),
+        _t(
+            "features_asof",
+            QUALITY,
+            "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
+            "the as-of feature snapshot of every account, built once per run",
+        ),
+        _t("clv_holdout_check", CLV, "repeat_purchases_calibration customers actual predicted"),
+        _t("clv_model_summary", CLV, "model factor estimate std_error lower_95 upper_95 sentence"),
+        _t("clv_retention_segments", CLV, "segment customers churners alpha beta retention_year1 retention_year5 note"),
+        _t("clv_retention_curves", CLV, "segment period retention_rate survival"),
+        _t("clv_concentration", CLV, "accounts clv_share"),
+        _t("clv_by_tier", CLV, "clv_tier accounts clv_total clv_mean value_at_risk clv_share"),
+        _t(
+            "clv_accounts",
+            CLV,
+            "account_id clv clv_orders clv_contracts value_at_risk",
+            "CLV and value at risk per account",
+        ),
+        _t(
+            "scoring_weights",
+            SCORING,
+            "weighting factor estimate lower_95 upper_95 method sentence",
+            "weights of every weighting method compared",
+        ),
+        _t(
+            "scoring_weights_used",
+            SCORING,
+            "weighting criterion weight",
+            "the weighting that cut this run's tiers (what the report describes)",
+        ),
+        _t("scoring_backtest", SCORING, "weighting metric estimate lower_95 upper_95 n sentence"),
+        _t("scoring_backtest_tiers", SCORING, "weighting tier accounts renewal_rate"),
+        _t("scoring_backtest_differences", SCORING, "weighting baseline metric difference lower_95 upper_95 better"),
+        _t("tier_sizes", SCORING, "tier label accounts share_accounts"),
+        _t("scoring_stability", SCORING, "criterion shift_points accounts_changed share_changed"),
+        _t("early_warnings", SCORING, "account_id rule label severity column value threshold"),
+        _t("health_band_renewal", SCORING, "health_band accounts rate lower_95 upper_95"),
+        _t("tier_migration", SCORING, "tier_before"),
+        _t("tier_moves", SCORING, "account_id tier_before tier_after direction score_before score_after moved_by"),
+        _t(
+            "scored_accounts",
+            SCORING,
+            "account_id score tier tier_label abcd abc flag_potential flag_unprofitable "
+            "playbook health_score health_band n_alerts alerts revenue_12m margin_12m arr next_renewal_date",
+            "score, tiers, flags, health and alerts of every current customer",
+        ),
+        _t("churn_km_by_group", CHURN, "grouping group accounts churned median_days"),
+        _t("churn_hazard_ratios", CHURN, "factor estimate lower_95 upper_95 p p_adjusted hazard_ratio sentence"),
+        _t("churn_model_comparison", CHURN, "factor"),
+        _t("churn_model_evaluation", CHURN, "metric horizon_days value"),
+        _t("churn_calibration", CHURN, "decile accounts predicted observed"),
+        _t("churn_risk", CHURN, "account_id p_churn_before_renewal top_risk_factors", "churn risk per active account"),
+        _t(
+            "at_risk_renewals",
+            CHURN,
+            "contract_id account_id end product_line annual_value p_churn_before_renewal value_at_risk health_band",
+            "renewals due in the window, ranked by value at risk",
+        ),
+        _t(
+            "drivers",
+            DRIVERS,
+            "factor variable kind effect effect_unit lower_95 upper_95 p p_adjusted direction rank sentence",
+            "renewal drivers, one row per model term",
+        ),
+        _t("drivers_model_check", DRIVERS, "metric value"),
+        _t("drivers_problems", DRIVERS, "factor problem severity detail action"),
+        _t("drivers_agreement", DRIVERS, "factor logit_direction gbm_important verdict"),
+        _t("drivers_stability", DRIVERS, "split segment factor estimate lower_95 upper_95 status"),
+        _t("renewal_reasons", DRIVERS, "account_id renewal_probability side rank factor sentence"),
+        _t("segment_k_selection", TRAITS, "k"),
+        _t("segment_differences", TRAITS, "cluster feature cluster_value book_value std_diff"),
+        _t("segment_profiles", TRAITS, "cluster n_accounts share_accounts cluster_name"),
+        _t("segment_rules", TRAITS, "rule_id rule precision_test coverage_test sentence"),
+        _t("upgrade_candidates", TRAITS, "account_id tier cluster reason"),
+        _t("segments", TRAITS, "account_id cluster cluster_name"),
+    ]
+}
+
+# What each notebook reads from the run (tables it writes are declared above). The report reads
+# whatever earlier notebooks wrote; a table absent from a run makes its section "not available".
+READS: dict[str, tuple[str, ...]] = {
+    QUALITY: (),
+    CLV: (),
+    SCORING: ("features_asof", "clv_accounts"),
+    CHURN: ("features_asof", "scored_accounts"),
+    DRIVERS: ("features_asof",),
+    TRAITS: ("features_asof", "scored_accounts", "clv_accounts"),
+    REPORT: tuple(t for t in TABLES),
+}
+
+
+def writer_of(name: str) -> str:
+    if name.startswith(REPORT_PREFIX):
+        return REPORT
+    try:
+        return TABLES[name].writer
+    except KeyError:
+        raise CatalogError(
+            f"Table {name!r} is not in the run-table catalog (analysis.catalog.TABLES); "
+            f"declare it there with the notebook that writes it."
+        ) from None
+
+
+def writes(notebook: str) -> list[str]:
+    return [t.name for t in TABLES.values() if t.writer == notebook]
+
+
+def dependencies(notebooks: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """Notebook -> the notebooks whose tables it reads."""
+    names = list(notebooks) if notebooks is not None else list(READS)
+    unknown = sorted(set(names) - set(READS))
+    if unknown:
+        raise CatalogError(
+            f"Notebooks {unknown} are not in the catalog (analysis.catalog.READS); declare the tables they read there."
+        )
+    deps = {}
+    for nb in names:
+        deps[nb] = {writer_of(t) for t in READS[nb]} - {nb}
+        missing = sorted(d for d in deps[nb] if d not in names)
+        if missing:
+            raise CatalogError(f"{nb} reads tables written by {missing}, which is not among the notebooks run.")
+    return deps
+
+
+def run_order(notebooks: Iterable[str] | None = None) -> list[list[str]]:
+    """The notebooks in waves: every notebook of a wave reads only tables of earlier waves, so the
+    notebooks of one wave may run side by side. Within a wave, file-name order."""
+    deps = dependencies(notebooks)
+    done: set[str] = set()
+    waves = []
+    while len(done) < len(deps):
+        wave = sorted(nb for nb, d in deps.items() if nb not in done and d <= done)
+        if not wave:
+            cycle = sorted(nb for nb in deps if nb not in done)
+            raise CatalogError(f"The notebooks {cycle} read each other's tables (a cycle); no order can run them.")
+        waves.append(wave)
+        done |= set(wave)
+    return waves
+
+
+def sequence(notebooks: Iterable[str] | None = None) -> list[str]:
+    """One notebook after another: the first by file name whose inputs are ready, each time (so a
+    numbering that agrees with the data flow is kept as it is)."""
+    deps = dependencies(notebooks)
+    done: list[str] = []
+    while len(done) < len(deps):
+        ready = sorted(nb for nb, d in deps.items() if nb not in done and d <= set(done))
+        if not ready:
+            run_order(notebooks)  # raises, naming the cycle
+        done.append(ready[0])
+    return done
+
+
+def upstream(notebook: str) -> set[str]:
+    """Every notebook whose tables ``notebook`` may read, directly or through others."""
+    deps, seen, todo = dependencies(), set(), [notebook]
+    while todo:
+        for d in deps.get(todo.pop(), ()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+def check_columns(frame: pd.DataFrame, name: str) -> None:
+    spec = TABLES.get(name)
+    if spec is None:
+        return
+    present = set(frame.columns) | set(n for n in frame.index.names if n)
+    missing = [c for c in spec.columns if c not in present]
+    if missing:
+        raise CatalogError(
+            f"Table {name!r} lacks the columns {missing} that the catalog promises its readers; "
+            f"write them, or change analysis.catalog.TABLES and every reader."
+        )
+
+
+class RunTables:
+    """The tables of one run as one notebook sees them, every read and write checked.
+
+    ``notebook`` None is an analyst's session outside the runner: any declared table may be read.
+    Reads return None when the table is absent (its writer has not run); the callers say so.
+    """
+
+    def __init__(
+        self, run_dir: str | Path | None, notebook: str | None = None, previous_run_dir: str | Path | None = None
+    ):
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.notebook = notebook
+        self.previous_run_dir = Path(previous_run_dir) if previous_run_dir else None
+        self._cache: dict[tuple[str, str], pd.DataFrame | None] = {}
+
+    def _check_read(self, name: str) -> None:
+        writer = writer_of(name)
+        if self.notebook is None or writer == self.notebook:
+            return
+        if name not in READS.get(self.notebook, ()):
+            raise CatalogError(
+                f"{self.notebook} reads table {name!r} (written by {writer}) but does not declare it "
+                f"in analysis.catalog.READS; declare it so the runner orders the notebooks."
+            )
+        if writer not in upstream(self.notebook):
+            raise CatalogError(f"{self.notebook} reads {name!r}, which {writer} writes later in the run.")
+
+    def read(self, name: str) -> pd.DataFrame | None:
+        """A table of this run (None when absent), checked against the catalog."""
+        from analysis.data.io import read_table
+
+        self._check_read(name)
+        key = ("run", name)
+        if key not in self._cache:
+            self._cache[key] = read_table(self.run_dir, name)
+        return self._cache[key]
+
+    def previous(self, name: str) -> pd.DataFrame | None:
+        """The same table from the previous successful run (None when there is none)."""
+        from analysis.data.io import read_table
+
+        writer_of(name)
+        key = ("previous", name)
+        if key not in self._cache:
+            self._cache[key] = read_table(self.previous_run_dir, name)
+        return self._cache[key]
+
+    def write(self, frame: pd.DataFrame, name: str) -> Path:
+        """Write a table this notebook owns (Parquet and CSV), after checking its promised columns."""
+        from analysis.data.io import write_table
+
+        writer = writer_of(name)
+        if self.notebook is not None and writer != self.notebook:
+            raise CatalogError(f"{self.notebook} writes {name!r}, which the catalog gives to {writer}.")
+        check_columns(frame, name)
+        if self.run_dir is None:
+            raise CatalogError(f"No run folder to write {name!r} into; give the notebook a run_dir.")
+        self._cache.pop(("run", name), None)
+        return write_table(frame, self.run_dir, name)
+
+    def written(self) -> list[str]:
+        """Names of the tables present in the run folder."""
+        folder = None if self.run_dir is None else self.run_dir / "tables"
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder and folder.exists() else []
+
+
+def describe() -> pd.DataFrame:
+    """The catalog as a table (for docs/architecture.md and the analyst)."""
+    rows = [
+        {
+            "table": t.name,
+            "written by": t.writer,
+            "read by": ", ".join(nb for nb, reads in READS.items() if t.name in reads and nb != REPORT)
+            + (", report" if t.name in READS[REPORT] else ""),
+            "columns readers rely on": ", ".join(t.columns),
+            "what": t.description,
+        }
+        for t in TABLES.values()
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,3 @@
+"""drivers layer (see docs/architecture.md)."""
+
+from analysis.drivers.models import *  # noqa: F403  (public API of the domain)

@@ -1,0 +1,624 @@
+"""The typed parameter model: every setting of every stage, validated once at the edge.
+
+``config/params.yaml`` holds the value of every setting (it is the one place of defaults, with
+the analysts' comments); this module holds their types and rules. :func:`load_params` merges
+the shipped file, an analyst's ``--config`` file and ``--set`` overrides, and validates the
+result against :class:`Params`. Every section refuses unknown keys, so a typo such as
+``scoring.weights.methd`` stops the run before anything is written, naming the key, the allowed
+keys and the closest match.
+
+Modules and notebooks receive their typed section (``params.survival``, ``params.scoring``...)
+and read attributes; none keeps defaults of its own or reads another stage's section. Values
+that one section borrows from another (``clv.contract_margin`` null = the features' margin;
+``report.at_risk_days`` null = the survival window) are resolved here, once.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from analysis.errors import ConfigError
+from analysis.paths import DEFAULT_PARAMS
+
+LANGUAGES = ("en", "zh")
+WEIGHT_METHODS = ("expert", "equal", "ahp", "entropy", "critic", "calibrated", "blend")
+SUM_TOLERANCE = 1e-6
+
+Share = Annotated[float, Field(ge=0, le=1)]
+OpenShare = Annotated[float, Field(gt=0, lt=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Days = Annotated[int, Field(ge=1, le=36500)]
+Method = Literal["expert", "equal", "ahp", "entropy", "critic", "calibrated", "blend"]
+Language = Literal["en", "zh"]
+
+
+class Section(BaseModel):
+    """A section of the parameters: frozen, and unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    def updated(self, **changes: Any):
+        """A validated copy with some settings changed (``model_copy`` would skip validation)."""
+        data = deep_merge(self.model_dump(), changes)
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_errors(exc, type(self))) from None
+
+
+def _sums_to_one(values, what: str) -> None:
+    total = sum(values)
+    if abs(total - 1) > SUM_TOLERANCE:
+        raise ValueError(f"{what} must sum to 1, got {total:g} ({list(values)})")
+
+
+# --- features --------------------------------------------------------------------------------
+
+
+class FeaturesParams(Section):
+    subscription_margin: Share  # gross margin on contract revenue (contracts carry no cost)
+    renewal_lead_days: Days  # features of a renewal decision are taken this many days before the end
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+class CriterionParams(Section):
+    column: str | None = None  # the feature column; None: the criterion's own name
+    direction: Literal["benefit", "cost"]
+    normalise: Literal["minmax", "percentile", "zscore", "range"]
+    log: bool = False
+    weight: Annotated[float, Field(ge=0)] | None = None
+    bounds: tuple[float, float] | None = None
+    label: str | None = None
+    label_zh: str | None = None
+
+    @model_validator(mode="after")
+    def _range_needs_bounds(self):
+        if self.normalise == "range":
+            if self.bounds is None or not self.bounds[0] < self.bounds[1]:
+                raise ValueError("normalise: range needs bounds: [low, high] with low < high")
+            if self.log:
+                raise ValueError("log and range do not mix; give bounds on the raw scale")
+        return self
+
+    def labels(self) -> dict[str, str]:
+        return {lang: text for lang, text in (("en", self.label), ("zh", self.label_zh)) if text}
+
+
+def _check_criteria_weights(criteria: dict[str, CriterionParams], normalise: bool, where: str) -> None:
+    given = [c.weight for c in criteria.values() if c.weight is not None]
+    if given and sum(given) <= 0:
+        raise ValueError(f"{where}: all weights are zero; give at least one criterion a positive weight")
+    if given and not normalise:
+        _sums_to_one(given, f"{where} weights (or set normalise_weights: true)")
+
+
+class AhpParams(Section):
+    random_index: Literal["saaty_1980", "alonso_lamata_2006"]
+    pairs: list[tuple[str, str, float | str]] | None = None  # [a, b, v]: a is v times as important as b
+    matrix: list[list[float]] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.pairs is None) == (self.matrix is None):
+            raise ValueError("give either pairs ([a, b, value] judgements) or a full matrix")
+        return self
+
+
+class CalibrationParams(Section):
+    outcome: Literal["renewal", "margin"]
+    n_boot: NonNegativeInt
+    ci: OpenShare
+    margin_transform: Literal["rank", "none"]
+    l2: Annotated[float, Field(ge=0)]
+
+
+class WeightsParams(Section):
+    method: Method
+    compare: list[Method]
+    blend_mix: Share
+    data_n_boot: NonNegativeInt
+    ahp: AhpParams
+    calibration: CalibrationParams
+
+
+class ScoringBacktestParams(Section):
+    n_boot: NonNegativeInt
+    top_share: OpenShare
+    stability_points: Annotated[float, Field(gt=0, lt=50)]
+    baseline: Method
+
+
+class TierSchemeParams(Section):
+    value: str
+    shares: list[Annotated[float, Field(gt=0, le=1)]] | None = None
+    codes: list[str]
+    names: dict[Language, list[str]]
+    method: Literal["quantiles", "thresholds"] = "quantiles"
+    thresholds: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        n = len(self.codes)
+        if n < 2 or len(set(self.codes)) != n:
+            raise ValueError("codes must list at least two distinct tier codes, best first")
+        for lang, labels in self.names.items():
+            if len(labels) != n:
+                raise ValueError(f"names.{lang} has {len(labels)} names for {n} tiers")
+        if self.method == "quantiles" and self.shares is None:
+            raise ValueError("method quantiles needs shares (one per tier, best first, summing to 1)")
+        if self.shares is not None:
+            if len(self.shares) != n:
+                raise ValueError(f"shares has {len(self.shares)} values for {n} tiers")
+            _sums_to_one(self.shares, "shares")
+        if self.method == "thresholds":
+            t = self.thresholds or []
+            if len(t) != n - 1 or list(t) != sorted(t, reverse=True):
+                raise ValueError(
+                    f"thresholds must be {n - 1} descending score cut points (the lowest score of "
+                    f"each tier but the last), got {t}"
+                )
+        return self
+
+    def labels(self, language: str = "en") -> dict[str, str]:
+        names = self.names.get(language) or self.names.get("en") or self.codes
+        return dict(zip(self.codes, names, strict=True))
+
+
+class ParetoParams(TierSchemeParams):
+    shares: list[Annotated[float, Field(gt=0, le=1)]]
+
+
+class PotentialFlagParams(Section):
+    value: str
+    predictor: str
+    value_below_quantile: Share
+    predictor_above_quantile: Share
+
+
+class UnprofitableFlagParams(Section):
+    margin: str
+    cost_to_serve_fixed: Annotated[float, Field(ge=0)]
+    cost_to_serve_per_ticket: Annotated[float, Field(ge=0)]
+    late_days: Annotated[float, Field(ge=0)]
+    late_share: Share
+
+
+class FlagsParams(Section):
+    potential: PotentialFlagParams
+    unprofitable: UnprofitableFlagParams
+
+
+class TiersParams(Section):
+    pyramid: TierSchemeParams
+    abcd: TierSchemeParams
+    abc: ParetoParams
+    flags: FlagsParams
+    playbooks: dict[str, dict[Language, str]]
+
+    @model_validator(mode="after")
+    def _playbooks_name_pyramid_tiers(self):
+        unknown = sorted(set(self.playbooks) - set(self.pyramid.codes))
+        if unknown:
+            raise ValueError(f"playbooks name tiers {unknown} that the pyramid does not have ({self.pyramid.codes})")
+        return self
+
+
+class BandParams(Section):
+    code: str
+    min: float
+    en: str
+    zh: str
+
+
+class HealthParams(Section):
+    missing: Literal["neutral", "renormalise"]
+    neutral_value: Share
+    zscore_clip: Annotated[float, Field(gt=0)]
+    normalise_weights: bool
+    components: dict[str, CriterionParams] = Field(min_length=1)
+    bands: list[BandParams] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _check_criteria_weights(self.components, self.normalise_weights, "health components")
+        mins = [b.min for b in self.bands]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError(f"bands must go from best to worst with descending minimum scores, got {mins}")
+        return self
+
+
+class WarningRuleParams(Section):
+    rule: str
+    column: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    severity: Literal["high", "medium", "low"]
+    en: str
+    zh: str
+
+
+class ScoringParams(Section):
+    missing: Literal["neutral", "renormalise"]
+    neutral_value: Share
+    zscore_clip: Annotated[float, Field(gt=0)]
+    normalise_weights: bool
+    criteria: dict[str, CriterionParams] = Field(min_length=1)
+    weights: WeightsParams
+    backtest: ScoringBacktestParams
+    tiers: TiersParams
+    health: HealthParams
+    warnings: list[WarningRuleParams]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        _check_criteria_weights(self.criteria, self.normalise_weights, "criteria")
+        if self.weights.ahp.pairs is not None:
+            unknown = sorted({n for a, b, _ in self.weights.ahp.pairs for n in (a, b)} - set(self.criteria))
+            if unknown:
+                raise ValueError(f"weights.ahp.pairs name {unknown}, which are not criteria ({list(self.criteria)})")
+        rules = [w.rule for w in self.warnings]
+        if len(set(rules)) != len(rules):
+            raise ValueError(f"warning rule names must be unique, got {rules}")
+        return self
+
+    def expert_weights(self) -> dict[str, float]:
+        return {name: c.weight for name, c in self.criteria.items() if c.weight is not None}
+
+
+# --- clv -------------------------------------------------------------------------------------
+
+
+class ClvParams(Section):
+    time_unit: Literal["days", "weeks", "months"]
+    horizon_years: Annotated[float, Field(gt=0, le=50)]
+    annual_discount_rate: Annotated[float, Field(ge=0, lt=1)]
+    order_margin: Literal["observed"] | Share
+    contract_margin: Share | None  # null = features.subscription_margin (resolved by Params)
+    segment: str | None
+    min_segment_churners: PositiveInt
+    holdout_weeks: PositiveInt
+
+
+# --- survival --------------------------------------------------------------------------------
+
+
+class SurvivalParams(Section):
+    cycle_days: PositiveInt | None
+    horizons: list[PositiveInt] = Field(min_length=1)
+    at_risk_window_days: Days
+    backtest_days: Days
+    numeric: list[str]
+    categorical: list[str]
+    reference_levels: dict[str, str]
+    ph_alpha: OpenShare
+    ph_remedy: Literal["auto", "stratify", "none"]
+    log_columns: list[str]
+    clip_quantile: Annotated[float, Field(ge=0, lt=0.5)] | None
+    min_events_per_covariate: Annotated[float, Field(ge=0)]
+    min_events_per_cycle: NonNegativeInt
+    p_adjust: Literal["holm", "fdr_bh"]
+    alpha: OpenShare
+    standardize: bool
+    penalizer: Annotated[float, Field(ge=0)]
+    strata_bins: Annotated[int, Field(ge=2)]
+    baseline: Literal["kalbfleisch-prentice", "breslow"]
+    km_groups: list[str]
+    top_risk_factors: NonNegativeInt
+
+    @field_validator("horizons")
+    @classmethod
+    def _increasing(cls, value):
+        if value != sorted(set(value)):
+            raise ValueError("horizons must be distinct and increasing")
+        return value
+
+
+# --- drivers ---------------------------------------------------------------------------------
+
+
+class GbmParams(Section):
+    max_iter: PositiveInt
+    learning_rate: Annotated[float, Field(gt=0, le=1)]
+    max_leaf_nodes: Annotated[int, Field(ge=2)]
+    min_samples_leaf: PositiveInt
+    early_stopping: bool
+
+
+class DriversParams(Section):
+    factors: Literal["auto"] | list[str]
+    exclude: list[str]
+    categorical: list[str]
+    reference_levels: dict[str, str]
+    log1p: list[str]
+    group_correlated: Annotated[float, Field(ge=0.5, lt=1)] | None
+    labels: dict[str, str]
+    max_missing_share: Share
+    min_events_per_factor: Annotated[float, Field(ge=0, le=1000)]
+    min_level_contracts: PositiveInt
+    alpha: Annotated[float, Field(ge=1e-6, le=0.5)]
+    penalty: Annotated[float, Field(ge=1e-6, le=1e6)]
+    max_abs_coef: Annotated[float, Field(ge=1, le=50)]
+    holdout_share: Annotated[float, Field(ge=0.05, le=0.5)]
+    gbm: GbmParams
+    threads: PositiveInt | None
+    permutation_repeats: Annotated[int, Field(ge=1, le=100)]
+    permutation_max_rows: PositiveInt
+    pd_grid: Annotated[int, Field(ge=2, le=200)]
+    pd_max_rows: PositiveInt
+    pd_top: PositiveInt
+    stability_by: list[str]
+    stability_period: Literal["year", "half"] | None
+    stability_factors: Literal["clear", "all"]
+    n_reasons: Annotated[int, Field(ge=1, le=20)]
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+class SegmentsParams(Section):
+    active_only: bool
+    features: list[str] | None  # None: every column of the frame except value_column
+    log_features: list[str]
+    categorical_features: list[str] | None  # None: text and category columns
+    value_column: str
+    algorithm: Literal["kmeans", "gmm"]
+    k: PositiveInt | None
+    k_range: tuple[Annotated[int, Field(ge=2)], Annotated[int, Field(ge=2)]]
+    silhouette_sample: PositiveInt
+    selection_sample: PositiveInt
+    n_init: PositiveInt
+    covariance_type: Literal["full", "tied", "diag", "spherical"]
+    max_missing_share: Annotated[float, Field(gt=0, le=1)]
+    drop_constant: bool
+    top_tiers: list[str] = Field(min_length=1)
+    rule_features: list[str]
+    rule_max_depth: PositiveInt
+    rule_min_leaf_share: OpenShare
+    rule_min_precision: Share
+    test_share: OpenShare
+    high_value_min_top_share: Share
+    n_candidates: PositiveInt
+    n_gap_traits: PositiveInt
+
+    @field_validator("k_range")
+    @classmethod
+    def _ordered(cls, value):
+        if value[0] > value[1]:
+            raise ValueError("k_range must be [low, high] with low <= high")
+        return value
+
+
+# --- report and pipeline ---------------------------------------------------------------------
+
+
+class ReportParams(Section):
+    at_risk_days: Days | None  # null = survival.at_risk_window_days (resolved by Params)
+    at_risk_threshold: Annotated[float, Field(gt=0, le=1)]
+    n_at_risk: PositiveInt
+    n_findings: PositiveInt
+    n_moves: PositiveInt
+    n_candidates: PositiveInt
+    top_share: Annotated[float, Field(gt=0, le=1)]
+    pareto_strong: Annotated[float, Field(gt=0, le=1)]
+
+
+class PipelineParams(Section):
+    execution_timeout: Annotated[float, Field(gt=0)] | None  # seconds one cell may run; null: no limit
+    start_timeout: Annotated[float, Field(gt=0)]  # seconds a kernel may take to start
+    notebooks: dict[str, dict[str, Any]]  # per-notebook parameters: {notebook: {parameter: value}}
+
+    def cell_timeout(self) -> int | None:
+        return None if self.execution_timeout is None else math.ceil(self.execution_timeout)  # nbclient: whole s
+
+
+class Params(Section):
+    """Every parameter of the pipeline (``config/params.yaml`` merged with the analyst's)."""
+
+    seed: NonNegativeInt
+    language: Language
+    pipeline: PipelineParams
+    features: FeaturesParams
+    scoring: ScoringParams
+    clv: ClvParams
+    survival: SurvivalParams
+    drivers: DriversParams
+    segments: SegmentsParams
+    report: ReportParams
+
+    @model_validator(mode="after")
+    def _resolve_and_cross_check(self):
+        # Values one section borrows from another are resolved here, once, so no consumer reads a
+        # section that is not its own. (frozen: set through object.__setattr__ on fresh copies.)
+        if self.clv.contract_margin is None:
+            object.__setattr__(
+                self, "clv", self.clv.model_copy(update={"contract_margin": self.features.subscription_margin})
+            )
+        if self.report.at_risk_days is None:
+            object.__setattr__(
+                self, "report", self.report.model_copy(update={"at_risk_days": self.survival.at_risk_window_days})
+            )
+        unknown = sorted(set(self.segments.top_tiers) - set(self.scoring.tiers.pyramid.codes))
+        if unknown:
+            raise ValueError(
+                f"segments.top_tiers names {unknown}, which are not pyramid tiers ({self.scoring.tiers.pyramid.codes})"
+            )
+        return self
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return ``base`` updated recursively with ``override`` (neither is modified)."""
+    merged = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"Config file {path} does not exist; pass an existing YAML file or omit --config.")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not UTF-8 text ({exc}); save it as UTF-8.") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of sections, not {type(loaded).__name__}.")
+    return loaded
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """``section.key=value`` pairs (``--set``) into a nested dict; values are parsed as YAML."""
+    overrides: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects section.key=value, got {pair!r}.")
+        dotted, raw = pair.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"--set {dotted}: the value {raw!r} is not valid YAML ({first}); quote text, "
+                f"write lists as [a, b] and mappings as {{key: value}}."
+            ) from None
+        overrides = deep_merge(overrides, dotted_to_nested({dotted: value}))
+    return overrides
+
+
+def dotted_to_nested(values: dict[str, Any]) -> dict:
+    """``{"scoring.weights.method": "entropy"}`` -> ``{"scoring": {"weights": {"method": "entropy"}}}``."""
+    nested: dict = {}
+    for dotted, value in (values or {}).items():
+        parts = [p for p in str(dotted).split(".") if p]
+        if not parts:
+            raise ConfigError(f"Override key {dotted!r} is empty; use section.key.")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {dotted!r} goes below {part!r}, which is set to a value.")
+        node[parts[-1]] = value
+    return nested
+
+
+def raw_params(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """The merged parameters as plain data, before validation (shipped file, analyst file, overrides)."""
+    merged = read_yaml(DEFAULT_PARAMS)
+    if path is not None and Path(path).resolve() != DEFAULT_PARAMS.resolve():
+        merged = deep_merge(merged, read_yaml(path))
+    nested = dotted_to_nested({k: v for k, v in (overrides or {}).items() if "." in str(k)})
+    plain = {k: v for k, v in (overrides or {}).items() if "." not in str(k)}
+    return deep_merge(deep_merge(merged, plain), nested)
+
+
+def load_params(path: str | Path | None = None, overrides: dict | None = None) -> Params:
+    """Validated parameters: ``config/params.yaml``, then the analyst's file, then ``overrides``
+    (nested, or dotted keys such as ``{"scoring.weights.method": "entropy"}``). Raises
+    ConfigError listing every problem, each with its key and what is allowed."""
+    return validate_params(raw_params(path, overrides))
+
+
+def validate_params(data: dict) -> Params:
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, Params)) from None
+
+
+@functools.cache
+def defaults() -> Params:
+    """The shipped parameters (``config/params.yaml``), validated once per process."""
+    return load_params()
+
+
+# --- error messages --------------------------------------------------------------------------
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The section model that holds the key at ``loc`` (for 'allowed keys' in messages)."""
+    current: Any = model
+    for part in loc[:-1]:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list, tuple):
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside ``X | None`` or ``Annotated[X, ...]``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = models[0] if models else (inner[0] if len(inner) == 1 else annotation)
+            if not models and len(inner) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def format_errors(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line per key: the dotted key, what is wrong and what is allowed."""
+    problems: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p)))  # union tags
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, loc)
+            allowed = sorted(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            text = f"unknown key.{hint} Allowed keys here: {', '.join(allowed)}"
+        elif err["type"] == "missing":
+            text = "missing; add it (config/params.yaml lists every key with its value)"
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            if not isinstance(err.get("input"), (dict, BaseModel)):
+                text += f" (got {_shown(err.get('input'))})"
+        problems.setdefault(key, [])
+        if text not in problems[key]:
+            problems[key].append(text)
+    lines = [f"{key}: {'; or '.join(texts)}." for key, texts in problems.items()]
+    if len(lines) == 1:
+        return f"The parameters are not valid: {lines[0]}"
+    return "The parameters are not valid:\n  - " + "\n  - ".join(lines)

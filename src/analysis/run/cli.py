@@ -1,0 +1,148 @@
+"""Command line: ``analysis sample | validate | run | bench | kernel``.
+
+Exit codes (``analysis.pipeline.EXIT_CODES``, docs/running.md): 0 success, 1 unexpected error,
+2 bad input (validation failed, bad parameters), 3 a notebook failed, 4 another run holds the
+lock, 5 a cell timed out, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from analysis import params as config
+from analysis.errors import AnalysisError, ConfigError
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    """``--set section.key=value`` pairs into a nested dict (values parsed as YAML scalars)."""
+    overrides: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects section.key=value, got {pair!r}.")
+        dotted, raw = pair.split("=", 1)
+        node = overrides
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return overrides
+
+
+def cmd_sample(args) -> int:
+    from analysis.data.synth import generate_book
+
+    truth = generate_book(args.out, n_accounts=args.accounts, seed=args.seed, fmt=args.format)
+    print(f"Wrote a synthetic book of {args.accounts:,} accounts (seed {args.seed}) to {Path(args.out).resolve()}")
+    print(
+        f"Top 20% of accounts hold {truth['revenue_share_top20']:.0%} of revenue; "
+        f"renewal rate {truth['renewal']['renewal_rate']:.0%}. Planted truths: ground_truth.json"
+    )
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from analysis.data.io import load_book
+    from analysis.data.validate import validate_book
+
+    report = validate_book(load_book(args.data, extract_date=args.extract_date))
+    print(report.to_text())
+    return EXIT_OK if report.ok else EXIT_BAD_INPUT
+
+
+def cmd_run(args) -> int:
+    from analysis.run.pipeline import run_pipeline
+
+    result = run_pipeline(
+        args.data,
+        as_of=args.as_of,
+        config_path=args.config,
+        overrides=_parse_overrides(args.set),
+        out_dir=args.out,
+        timeout=args.timeout,
+        progress_bar=sys.stderr.isatty(),
+    )
+    if result.ok:
+        print(f"Report: {result.report}")
+        print(f"All runs: {Path(args.out).resolve() / 'index.html'}")
+    else:
+        print(
+            f"error: run {result.run_id} {result.outcome} in {result.failed_notebook}: {result.error}", file=sys.stderr
+        )
+        print(f"The failed run is kept in {result.path}; earlier reports are untouched.", file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_bench(args) -> int:
+    from analysis.run.bench import run_benchmarks
+
+    run_benchmarks(args.sizes, out=args.out, seed=args.seed)
+    return EXIT_OK
+
+
+def cmd_kernel(args) -> int:
+    from analysis.run.pipeline import register_kernel
+
+    print(f"Registered Jupyter kernel '{register_kernel()}' for {sys.executable}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analysis", description="B2B customer tiering toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="write the seeded synthetic customer book")
+    p.add_argument("--accounts", type=int, default=config.DEFAULT_SAMPLE_ACCOUNTS)
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.add_argument("--out", default=str(config.SAMPLE_DIR))
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("validate", help="check a book against the data contract; exit 2 on problems")
+    p.add_argument("data", help="folder of CSV/Parquet/Excel files, or a .duckdb file")
+    p.add_argument("--extract-date", default=None, help="YYYY-MM-DD; default extract.json in the folder, else today")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="validate, then execute every notebook into reports/<run-id>/")
+    p.add_argument("--data", default=str(config.SAMPLE_DIR))
+    p.add_argument("--as-of", default=None, help="YYYY-MM-DD; default the day after the latest date in the data")
+    p.add_argument("--config", default=None, help="YAML merged over config/params.yaml")
+    p.add_argument("--out", default=str(config.REPORTS_DIR))
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one parameter")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help="most seconds one cell may run (default pipeline.execution_timeout in the config)",
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="time and measure memory of sample generation and feature build")
+    p.add_argument("--sizes", type=int, nargs="+", default=[5000, 100000])
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
+    p.add_argument("--out", default=str(config.PROJECT_ROOT / "docs" / "benchmarks" / "foundation.json"))
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("kernel", help=f"register the '{config.KERNEL_NAME}' Jupyter kernel for this environment")
+    p.set_defaults(func=cmd_kernel)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AnalysisError as exc:
+        from analysis.run.pipeline import exit_code_for
+
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
