@@ -4,6 +4,9 @@
     python3 tasks.py run     # create .venv from the lock if needed, make the sample data if
                              # missing, run the whole notebook pipeline, print the report path
     python3 tasks.py test    # create .venv if needed, run the whole test suite
+    python3 tasks.py test --fast   # the fast tier (tiny frames, no notebook runs): under a minute
+    python3 tasks.py lint    # ruff lint and format check (what the pre-commit hook runs)
+    python3 tasks.py hooks   # install the git pre-commit hooks (ruff, jupytext sync, no notebook outputs)
     python3 tasks.py lab     # open JupyterLab on notebooks/ with the project kernel
     python3 tasks.py bench   # benchmarks of the foundation (sample generation, feature build)
     python3 tasks.py setup   # only create / refresh .venv and the Jupyter kernel
@@ -40,7 +43,7 @@ def lock_digest() -> str:
 
 def ensure_venv() -> None:
     """Create or refresh .venv so that it matches requirements.lock exactly."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (tasks.py must explain itself on an older Python)
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]}).")
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == lock_digest():
         return
@@ -103,7 +106,7 @@ def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command == "lock":
         return relock()
-    if command not in {"run", "test", "lab", "bench", "setup"}:
+    if command not in {"run", "test", "lab", "bench", "setup", "lint", "hooks"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2
     ensure_venv()
@@ -114,8 +117,17 @@ def main(argv: list[str]) -> int:
                 sh(BIN / "analysis", "sample", "--out", sample)
             sh(BIN / "analysis", "run", "--data", sample, *rest)
         elif command == "test":
-            ensure_browser()
-            sh(PYTHON, "-m", "pytest", *(rest or ["-n", "2"]))
+            if "--fast" in rest:
+                rest = [a for a in rest if a != "--fast"]
+                sh(PYTHON, "-m", "pytest", "-m", "not slow", "-q", *(rest or ["-n", "2"]))
+            else:
+                ensure_browser()
+                sh(PYTHON, "-m", "pytest", *(rest or ["-n", "2"]))
+        elif command == "hooks":
+            sh(BIN / "pre-commit", "install")
+        elif command == "lint":
+            sh(BIN / "ruff", "check", "src", "tests", "benchmarks", "notebooks", "tasks.py", *rest)
+            sh(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "notebooks", "tasks.py")
         elif command == "lab":
             sh(BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *rest)
         elif command == "bench":

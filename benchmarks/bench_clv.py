@@ -27,7 +27,7 @@ import numpy as np
 
 from analysis.clv import BetaGeoModel, simulate_bgnbd
 from analysis.clv.bgnbd import loglik_at
-from analysis.params import PROJECT_ROOT
+from analysis.paths import PROJECT_ROOT
 
 TRUE = {"r": 0.8, "alpha": 12.0, "a": 1.0, "b": 6.0}  # weeks, as in the synthetic book
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "clv.json"
@@ -61,7 +61,7 @@ def time_ours(data, repeats: int) -> dict:
         _ = model.summary  # standard errors and intervals
         times.append(time.perf_counter() - t0)
     tracemalloc.start()
-    BetaGeoModel().fit(data, time_unit="weeks").summary
+    _ = BetaGeoModel().fit(data, time_unit="weeks").summary
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {

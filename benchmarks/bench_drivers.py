@@ -22,8 +22,9 @@ import time
 
 import numpy as np
 
-from analysis.drivers import models as d
-from analysis.params import PROJECT_ROOT
+from analysis import drivers as d
+from analysis.params import defaults
+from analysis.paths import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "drivers.json"
 TARGET_SECONDS = 60.0
@@ -46,17 +47,19 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=200_000)
     parser.add_argument("--extra", type=int, default=8)
     args = parser.parse_args()
-    frame, truth = table(args.contracts, args.extra)
+    frame, _ = table(args.contracts, args.extra)
     factors = [*d.SIM_BETA, *d.SIM_NOISE, *(f"metric_{i}" for i in range(args.extra))]
-    cfg = {"factors": factors, "categorical": ["size_band", "industry"], "log1p": ["open_tickets", "webinars"]}
+    section = defaults().drivers.updated(
+        factors=factors, categorical=["size_band", "industry"], log1p=["open_tickets", "webinars"]
+    )
     before = peak_mb()
     t0 = time.perf_counter()
-    model = d.RenewalDrivers(cfg).fit(frame)
+    model = d.RenewalDrivers.from_params(section).fit(frame)
     t1 = time.perf_counter()
-    check = d.NonlinearCheck(cfg).fit(frame, design=model.design_)
+    check = d.NonlinearCheck.from_params(section, seed=defaults().seed).fit(frame, design=model.design_)
     agreement = d.compare_models(model, check)
     t2 = time.perf_counter()
-    stab = d.stability(frame, cfg, design=model.design_)
+    stab = d.stability(frame, section, design=model.design_)
     t3 = time.perf_counter()
     result = {
         "contracts": args.contracts,
@@ -83,7 +86,7 @@ def main() -> None:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "note": "2-core machine shared with other jobs; run once",
         },
-        "command": "python benchmarks/bench_drivers.py --contracts %d --extra %d" % (args.contracts, args.extra),
+        "command": f"python benchmarks/bench_drivers.py --contracts {args.contracts} --extra {args.extra}",
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import params as config
-from analysis.params import PROJECT_ROOT
+from analysis.params import ScoringParams
+from analysis.paths import PROJECT_ROOT
 from analysis.scoring import score as scoring
 from analysis.scoring import tiers, weights
 
@@ -54,10 +55,10 @@ def simulate_features(n: int, seed: int) -> pd.DataFrame:
     )
 
 
-def score_and_tier(feats: pd.DataFrame, section: dict) -> pd.DataFrame:
-    spec = scoring.parse_spec(section)
+def score_and_tier(feats: pd.DataFrame, section: ScoringParams, language: str) -> pd.DataFrame:
+    spec = scoring.ScoringSpec.from_params(section)
     scored = scoring.score_accounts(feats, spec)
-    return tiers.assign_tiers(scored, feats, section)  # joined to the scores by the caller when needed
+    return tiers.assign_tiers(scored, feats, section.tiers, language)  # joined to the scores by the caller when needed
 
 
 def timed(func, repeats: int) -> tuple[float, list[float], object]:
@@ -77,10 +78,10 @@ def peak_traced(func) -> float:
     return peak / 2**20
 
 
-def calibration_data(n: int, seed: int, section: dict):
+def calibration_data(n: int, seed: int, section: ScoringParams):
     """Normalised criteria of ``n`` accounts and a renewal outcome planted on three of them."""
     feats = simulate_features(n, seed)
-    matrix = scoring.criteria_matrix(feats, scoring.parse_spec(section), fill_missing=True)
+    matrix = scoring.criteria_matrix(feats, scoring.ScoringSpec.from_params(section), fill_missing=True)
     beta = np.array([1.5, 1.0, 0.5, 0.0, 0.5, 1.0])  # per criterion, on the 0-1 scale
     eta = -1.0 + matrix.to_numpy() @ beta
     rng = np.random.default_rng(seed + 1)
@@ -97,17 +98,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    section = config.load_params()["scoring"]
+    params = config.defaults()
+    section, language = params.scoring, params.language
     load_before = os.getloadavg()
 
     feats = simulate_features(args.accounts, args.seed)
-    best, runs, table = timed(lambda: score_and_tier(feats, section), args.repeats)
+    best, runs, table = timed(lambda: score_and_tier(feats, section, language), args.repeats)
     scoring_result = {
         "accounts": args.accounts,
         "seconds_best": best,
         "seconds_runs": runs,
         "target_seconds": 5.0,
-        "peak_traced_mib": peak_traced(lambda: score_and_tier(feats, section)),
+        "peak_traced_mib": peak_traced(lambda: score_and_tier(feats, section, language)),
         "tier_counts": table["tier"].value_counts().astype(int).to_dict(),
     }
     print(f"scoring + tiering {args.accounts:,} accounts: best {best:.2f} s of {runs}")

@@ -25,12 +25,13 @@ import pandas as pd
 import sklearn
 from sklearn.metrics import adjusted_rand_score
 
-from analysis import params as config
-from analysis.data import features, io
-from analysis.segments import clusters as sg
-from analysis.segments import traits as tr
+from analysis import segments as sg
+from analysis.data import io
+from analysis.data.features import build_features
+from analysis.params import defaults
+from analysis.paths import PROJECT_ROOT, SAMPLE_DIR
 
-OUT = config.PROJECT_ROOT / "docs" / "benchmarks" / "segments.json"
+OUT = PROJECT_ROOT / "docs" / "benchmarks" / "segments.json"
 
 
 def peak_rss_mb() -> float:
@@ -45,9 +46,9 @@ def timed(fn):
 
 def bench_clustering(n: int) -> dict:
     frame = sg.simulate_segment_features(n, seed=1)
-    base = dict(features=sg.SIM_FEATURES, log_features=sg.SIM_LOG, k_range=(2, 10), seed=42)
+    base = {"features": sg.SIM_FEATURES, "log_features": sg.SIM_LOG, "k_range": (2, 10), "seed": 42}
     out = {"accounts": n, "features": len(sg.SIM_FEATURES), "k_range": [2, 10]}
-    model, seconds = timed(lambda: sg.SegmentModel(sg.SegmentSettings(**base)).fit(frame))
+    model, seconds = timed(lambda: sg.SegmentModel(**base).fit(frame))
     out["kmeans_fit_with_k_selection_s"] = round(seconds, 2)
     out["kmeans_chosen_k"] = int(model.k_)
     out["kmeans_ari_vs_planted"] = round(adjusted_rand_score(frame["segment"], model.labels_), 4)
@@ -57,7 +58,7 @@ def bench_clustering(n: int) -> dict:
         loaded = sg.SegmentModel.load(tmp)
         _, seconds = timed(lambda: loaded.predict(frame))
     out["predict_saved_model_s"] = round(seconds, 2)
-    gmm, seconds = timed(lambda: sg.SegmentModel(sg.SegmentSettings(**base, algorithm="gmm")).fit(frame))
+    gmm, seconds = timed(lambda: sg.SegmentModel(**base, algorithm="gmm").fit(frame))
     out["gmm_fit_with_k_selection_s"] = round(seconds, 2)
     out["gmm_chosen_k"] = int(gmm.k_)
     out["gmm_ari_vs_planted"] = round(adjusted_rand_score(frame["segment"], gmm.labels_), 4)
@@ -67,26 +68,27 @@ def bench_clustering(n: int) -> dict:
 
 def book_recovery(data_dir: Path) -> dict:
     """ARI against the planted segments and top-tier rule figures on a synthetic book."""
-    section = config.section(config.load_params(), "segments")
+    params = defaults()
+    section = params.segments
     book = io.load_book(data_dir)
-    active = sg.clustering_population(features.build_features(book, None))
+    snapshot = build_features(book, io.default_as_of(book), params.features.subscription_margin)
+    active = sg.clustering_population(snapshot, section.active_only)
     truth = pd.read_csv(data_dir / "ground_truth_accounts.csv", index_col="account_id")["segment"].reindex(active.index)
     out = {"data": str(data_dir), "active_accounts": len(active)}
-    auto = sg.SegmentModel(sg.SegmentSettings.from_params(section, seed=42)).fit(active)
+    auto = sg.SegmentModel.from_params(section, seed=42).fit(active)
     out["auto_k"] = int(auto.k_)
     out["auto_k_ari"] = round(adjusted_rand_score(truth, auto.labels_), 4)
     out["selection"] = auto.selection_.round(4).reset_index().to_dict("records")
     out["ari_by_k"] = {}
-    for k in range(section["k_range"][0], section["k_range"][1] + 1):
-        fixed = sg.SegmentModel(sg.SegmentSettings.from_params({**section, "k": k}, seed=42)).fit(active)
+    for k in range(section.k_range[0], section.k_range[1] + 1):
+        fixed = sg.SegmentModel.from_params(section.updated(k=k), seed=42).fit(active)
         out["ari_by_k"][k] = round(adjusted_rand_score(truth, fixed.labels_), 4)
-    gmm = sg.SegmentModel(sg.SegmentSettings.from_params({**section, "k": 4, "algorithm": "gmm"}, seed=42)).fit(active)
+    gmm = sg.SegmentModel.from_params(section.updated(k=4, algorithm="gmm"), seed=42).fit(active)
     out["gmm_full_k4_ari"] = round(adjusted_rand_score(truth, gmm.labels_), 4)
-    tiers = tr.fallback_tiers(active["revenue_12m"])
-    top = tr.top_flag(tiers, section["top_tiers"])
-    rules = tr.TraitRules.from_params(section, seed=42).fit(
-        active, top, section["rule_features"] + ["noise_1", "noise_2"]
-    )
+    pyramid = params.scoring.tiers.pyramid
+    tiers = sg.fallback_tiers(active["revenue_12m"], pyramid.shares, pyramid.codes)
+    top = sg.top_flag(tiers, section.top_tiers)
+    rules = sg.TraitRules.from_params(section, seed=42).fit(active, top, section.rule_features + ["noise_1", "noise_2"])
     out["top_tier_rules"] = rules.rules_.drop(columns="sentence").round(4).to_dict("records")
     out["top_tier_rules_overall"] = {k: round(v, 4) for k, v in rules.overall_.items()}
     return out
@@ -109,8 +111,8 @@ def main() -> None:
         },
         "clustering": bench_clustering(args.accounts),
     }
-    if not args.no_book and (config.SAMPLE_DIR / "ground_truth_accounts.csv").exists():
-        result["sample_book_recovery"] = book_recovery(config.SAMPLE_DIR)
+    if not args.no_book and (SAMPLE_DIR / "ground_truth_accounts.csv").exists():
+        result["sample_book_recovery"] = book_recovery(SAMPLE_DIR)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     print(json.dumps(result, indent=2, default=str))

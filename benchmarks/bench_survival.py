@@ -36,7 +36,7 @@ N_COVARIATES = 15
 
 
 def _data(rows: int, late_entry: bool, continuous: bool = False):
-    from analysis.survival.evaluation import simulate_survival
+    from analysis.survival import simulate_survival
 
     rng = np.random.default_rng(0)
     beta = {f"x{i:02d}": float(b) for i, b in enumerate(rng.normal(0, 0.2, N_COVARIATES))}
@@ -50,7 +50,8 @@ def _stage(name: str, rows: int, queue) -> None:
     warnings.simplefilter("ignore")
     from lifelines import CoxPHFitter
 
-    from analysis.survival.models import ENTRY, EVENT, STOP, CoxChurnModel
+    from analysis.params import defaults
+    from analysis.survival import ENTRY, EVENT, STOP, CoxChurnModel, churn_risk
 
     late = name in ("wrapper_fit_late_entry", "scoring")
     frame, cov = _data(rows, late_entry=late, continuous=name == "lifelines_fit_continuous")
@@ -73,10 +74,9 @@ def _stage(name: str, rows: int, queue) -> None:
             is_active=True,
             days_to_next_renewal=np.random.default_rng(2).integers(0, 365, rows).astype(float),
         )
-        from analysis.survival.evaluation import churn_risk
-
+        settings = defaults().survival
         start = time.perf_counter()
-        risk = churn_risk(model, features)
+        risk = churn_risk(model, features, settings.horizons, settings.top_risk_factors)
         detail["mean_p_churn_365d"] = float(risk["p_churn_365d"].mean())
     seconds = time.perf_counter() - start
     queue.put(
@@ -100,7 +100,10 @@ def coverage_study(books: int, accounts: int = 3000) -> dict:
 
     from analysis.data import features, io
     from analysis.data.synth import generate_book
-    from analysis.survival.models import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
+    from analysis.params import defaults
+    from analysis.survival import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
+
+    lead, margin = defaults().features.renewal_lead_days, defaults().features.subscription_margin
 
     warnings.simplefilter("ignore")
     rows = []
@@ -108,7 +111,8 @@ def coverage_study(books: int, accounts: int = 3000) -> dict:
         folder = tempfile.mkdtemp()
         truth = generate_book(folder, n_accounts=accounts, seed=seed)["churn_hazard"]
         covariates = [*truth["log_hazard_ratio_per_unit"], *truth["noise_features"]]
-        frame = renewal_episodes(features.build_contract_features(io.load_book(folder), lead_days=90), covariates)
+        contracts = features.build_contract_features(io.load_book(folder), lead, margin)
+        frame = renewal_episodes(contracts, covariates, lead)
         shutil.rmtree(folder)
         for name, model in (
             ("discrete-time logit", DiscreteHazardModel(standardize=False)),

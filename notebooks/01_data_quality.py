@@ -22,19 +22,18 @@ as_of = None
 run_dir = "../reports/dev"
 config_path = None
 seed = 42
+overrides = {}  # try a setting here, e.g. {"features.subscription_margin": 0.7}; a scheduled run uses the config
 
 # %%
 import matplotlib.pyplot as plt
 
-from analysis import params as config
-from analysis.data import features, io, quality, validate
+from analysis.data import quality, validate
 from analysis.report import plotting
+from analysis.run.notebook import NotebookRun
 
-params = config.load_params(config_path)
-book = io.load_book(data_dir)
-as_of_date = features.resolve_as_of(book, as_of)
+run = NotebookRun.open("01_data_quality", data_dir, as_of, run_dir, config_path, seed, overrides=overrides)
 plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
-print(f"Data: {book.source}\nExtract date: {book.extract_date}   As-of date: {as_of_date}")
+print(run.describe())
 
 # %% [markdown]
 # ## Validation against the data contract
@@ -42,16 +41,16 @@ print(f"Data: {book.source}\nExtract date: {book.extract_date}   As-of date: {as
 # optional tables say which analyses are skipped.
 
 # %%
-report = validate.report_for_run(book, run_dir)
-io.write_table(report.to_frame().astype({"examples": str}), run_dir, "validation_problems")
+report = validate.report_for_run(run.book, run.run_dir)
+run.write(report.to_frame().astype({"examples": str}), "validation_problems")
 print(report.to_text())
 
 # %% [markdown]
 # ## Tables, sizes and date ranges
 
 # %%
-overview = quality.table_overview(book)
-io.write_table(overview, run_dir, "table_overview")
+overview = quality.table_overview(run.book)
+run.write(overview, "table_overview")
 overview
 
 # %% [markdown]
@@ -59,8 +58,8 @@ overview
 # Share of empty cells per column; optional columns may legitimately be empty.
 
 # %%
-missing = quality.missingness(book)
-io.write_table(missing, run_dir, "missingness")
+missing = quality.missingness(run.book)
+run.write(missing, "missingness")
 missing[missing["missing_share"] > 0].sort_values("missing_share", ascending=False)
 
 # %% [markdown]
@@ -68,11 +67,10 @@ missing[missing["missing_share"] > 0].sort_values("missing_share", ascending=Fal
 # Revenue of the last 12 months before the as-of date, orders plus recognised contract revenue.
 
 # %%
-snapshot = features.build_features(book, as_of_date, params["features"]["subscription_margin"])
+snapshot = run.snapshot()  # built once per run here and written as features_asof for the later notebooks
 shares = quality.concentration(snapshot["revenue_12m"])
 curve = quality.pareto_curve(snapshot["revenue_12m"])
-io.write_table(shares, run_dir, "revenue_concentration")
-io.write_table(snapshot, run_dir, "features_asof")
+run.write(shares, "revenue_concentration")
 
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(curve["account_share"] * 100, curve["value_share"] * 100)

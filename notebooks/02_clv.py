@@ -29,8 +29,8 @@ as_of = None
 run_dir = "../reports/dev"
 config_path = None
 seed = 42
-previous_run_dir = None
 top_n = 15
+overrides = {}  # try a setting here, e.g. {"clv.horizon_years": 5}; a scheduled run uses the config
 
 # %%
 import matplotlib.pyplot as plt
@@ -39,16 +39,17 @@ import pandas as pd
 import seaborn as sns
 
 from analysis import clv
-from analysis import params as config
-from analysis.data import features, io
+from analysis.core import problems
 from analysis.report import plotting
+from analysis.run.notebook import NotebookRun
 
-params = config.load_params(config_path)
-settings = clv.ClvSettings.from_params(params)
-book = io.load_book(data_dir)
-as_of_date = features.resolve_as_of(book, as_of)
+run = NotebookRun.open("02_clv", data_dir, as_of, run_dir, config_path, seed, overrides=overrides)
 plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
-print(f"Data: {book.source}   As-of date: {as_of_date}   Time unit of the purchase model: {settings.time_unit}")
+result = clv.analyse(run)
+for name, table in result.tables().items():
+    run.write(table, name)
+print(run.describe())
+print(f"Time unit of the purchase model: {result.params.time_unit}")
 
 # %% [markdown]
 # ## Does the purchase model predict what happens next?
@@ -58,27 +59,21 @@ print(f"Data: {book.source}   As-of date: {as_of_date}   Time unit of the purcha
 # the order-stream CLV can be trusted.
 
 # %%
-holdout, calibration_model, holdout_note = clv.holdout_report(
-    book.df("orders") if book.has("orders") else None, as_of_date, settings
-)
-print(holdout_note)
-if holdout is not None:
-    io.write_table(holdout, run_dir, "clv_holdout_check")
-    clv.plot_holdout_check(holdout, time_unit_label=f"{settings.holdout_weeks}-week holdout")
+print(result.holdout_note)
+if result.holdout is not None:
+    clv.plot_holdout_check(result.holdout, time_unit_label=f"{result.params.holdout_weeks}-week holdout")
     plt.show()
-holdout
+result.holdout
 
 # %% [markdown]
 # ## Fitted models
 # Each parameter with its 95% interval. Purchase rates and dropout are measured in
-# weeks; retention is per annual renewal.
+# weeks; retention is per annual renewal. Below the table: what could not be estimated, or was
+# estimated differently (for example a size band with too few churners uses the pooled fit).
 
 # %%
-result = clv.account_clv(book, as_of_date, params)
-summaries = clv.model_summaries(result)
-io.write_table(summaries, run_dir, "clv_model_summary")
-print("\n".join(result.notes) or "All models were estimated.")
-summaries.round(4)
+print("\n".join(problems.as_text(result.problems)) or "All models were estimated.")
+result.model_summary.round(4)
 
 # %% [markdown]
 # ## Retention by size band (contracts)
@@ -86,10 +81,8 @@ summaries.round(4)
 # customers most likely to leave do so early; a flat line means the data show no such sorting.
 
 # %%
-curves = clv.retention_curves(result.retention, range(1, 11))
+curves = result.retention_curves
 if len(curves):
-    io.write_table(result.retention_table, run_dir, "clv_retention_segments")
-    io.write_table(curves, run_dir, "clv_retention_curves")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     sns.lineplot(data=curves, x="period", y="retention_rate", hue="segment", marker="o", ax=axes[0])
     axes[0].set(xlabel="renewal number", ylabel="probability of renewing", title="Projected renewal rate")
@@ -105,15 +98,14 @@ result.retention_table
 # CLV is very uneven: a few accounts hold most of the future value.
 
 # %%
-table = result.table.assign(clv_tier=clv.clv_tier(result.table["clv"]))
-shares = clv.clv_concentration(table["clv"])
-io.write_table(shares.rename_axis("accounts").to_frame(), run_dir, "clv_concentration")
-print(
-    "Share of total CLV held by the top accounts: "
-    + ", ".join(f"{k.replace('top_', 'top ')}: {v:.0%}" for k, v in shares.items())
-)
+if result.concentration is not None:
+    print(
+        "Share of total CLV held by the top accounts: "
+        + ", ".join(f"{k.replace('top_', 'top ')}: {v:.0%}" for k, v in result.concentration.items())
+    )
+values = result.clv_accounts["clv"]
 fig, ax = plt.subplots(figsize=(7, 4))
-sns.histplot(np.log10(table.loc[table["clv"] > 0, "clv"]), bins=40, ax=ax)
+sns.histplot(np.log10(values[values > 0]), bins=40, ax=ax)
 ax.set(xlabel="CLV (log10 of currency units)", ylabel="accounts", title="CLV per account")
 plt.show()
 
@@ -122,42 +114,20 @@ plt.show()
 # The CLV pyramid (top 1%, next 19%, next 30%, bottom half) and the size bands. Value at risk is
 # CLV times the probability of losing the account: the chance of not renewing the next contract,
 # or for order-only accounts the chance that they have already stopped buying.
+#
+# CLV by *scored* tier is not shown here: the tiers are cut after CLV in the run (notebook 03,
+# which reads `clv_accounts`), and the manager report joins CLV to this run's tiers.
 
 # %%
-by_tier = clv.clv_by_group(table, "clv_tier")
-by_band = clv.clv_by_group(table, settings.segment) if settings.segment in table else None
-io.write_table(by_tier, run_dir, "clv_by_tier")
-previous = io.read_table(previous_run_dir, "scored_accounts")
-if previous is not None and "tier" in previous:
-    by_scored_tier = clv.clv_by_group(table.join(previous.set_index("account_id")["tier"]), "tier")
-    display(by_scored_tier)
-else:
-    print("Scored tiers are made later in the run (notebook 05); the report joins CLV to them.")
-display(by_tier)
-by_band
+display(result.by_tier)
+result.by_segment
 
 # %% [markdown]
 # ## The CLV table
 # One row per account, written for the report and the CRM export as `clv_accounts`.
 
 # %%
-columns = [
-    "clv",
-    "clv_orders",
-    "clv_contracts",
-    "p_alive",
-    "churn_probability",
-    "value_at_risk",
-    "risk_source",
-    "expected_purchases",
-    "expected_spend",
-    "renewal_probability",
-    "derl",
-    "arr",
-    "clv_tier",
-]
-clv_accounts = table[[c for c in [settings.segment, *columns] if c in table]]
-io.write_table(clv_accounts, run_dir, "clv_accounts")
+clv_accounts = result.clv_accounts
 print(
     f"{len(clv_accounts)} accounts, total CLV {clv_accounts['clv'].sum():,.0f}, "
     f"value at risk {clv_accounts['value_at_risk'].sum():,.0f}"

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 3. Churn and renewal risk
+# # 4. Churn and renewal risk
 # Who is likely to leave, when, and how much annual value is up for renewal in the next 90 days.
 # Churn is a time-to-event question: most customers have not left *yet*, so the analysis uses
 # survival models that count them correctly (as "still here so far"), not as stayers.
@@ -25,7 +25,8 @@
 # * **Per account**: the probability of leaving before the next renewal and within 90 / 180 / 365 days,
 #   and the renewals due in the next 90 days ranked by value at risk.
 #
-# Settings come from the `survival` section of the configuration.
+# Settings come from the `survival` section of the configuration (the renewal lead time from
+# `features.renewal_lead_days`); the tiers and health bands come from this run's scoring notebook.
 
 # %% tags=["parameters"]
 data_dir = "../data/sample"
@@ -33,63 +34,45 @@ as_of = None
 run_dir = "../reports/dev"
 config_path = None
 seed = 42
-top_n = 15
+top_n = 15  # rows of the at-risk renewals shown here (the table holds all of them)
+overrides = {}  # try a setting here, e.g. {"survival.ph_remedy": "stratify"}; a scheduled run uses the config
 
 # %%
-import warnings
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis import params as config
-from analysis.data import features, io
-from analysis.errors import AssumptionWarning
+from analysis import survival
 from analysis.report import plotting
-from analysis.survival import evaluation as se
-from analysis.survival.models import (
-    ENTRY,
-    CoxChurnModel,
-    DiscreteHazardModel,
-    ParametricChurnModel,
-    account_durations,
-)
+from analysis.run.notebook import NotebookRun
 
-params = config.load_params(config_path)
-sv = config.section(params, "survival")
-book = io.load_book(data_dir)
-as_of_date = features.resolve_as_of(book, as_of)
-numeric, categorical = list(sv["numeric"]), list(sv["categorical"])
+run = NotebookRun.open("04_churn_survival", data_dir, as_of, run_dir, config_path, seed, overrides=overrides)
 plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 pd.set_option("display.max_colwidth", 120)
-notes = []  # everything that could not be estimated or was adjusted, with the reason, listed at the end
-warnings.filterwarnings("ignore", category=AssumptionWarning)  # each one is collected in `notes` instead
-print(f"Data: {book.source}\nAs-of date: {as_of_date}   Covariates: {numeric + categorical}")
+result = survival.analyse(run)
+for name, table in result.tables().items():
+    run.write(table, name)
+sv = result.settings
+print(run.describe())
+print(f"Covariates: {sv.numeric + sv.categorical}")
 
 # %% [markdown]
 # ## Who stays: survival by tier
 # Each curve is the share of accounts still customers after a given tenure. The steps fall on
 # contract anniversaries, because accounts leave by not renewing. The log-rank test asks whether the
-# groups' curves differ more than chance allows.
+# groups' curves differ more than chance allows. Tiers are today's: an account that left long ago
+# has no tier and is left out of these curves (the size-band and industry curves keep every account).
 
 # %%
-snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features"]["subscription_margin"])
-lifetimes = account_durations(features.account_lifetimes(book, as_of_date))
-durations, tier_col, tier_note = se.grouping_frame(lifetimes, snapshot, io.read_table(run_dir, "scored_accounts"))
-km = se.km_tables(durations, [tier_col, *sv["km_groups"]])
-print(tier_note)
+print(result.tier_note)
 fig, ax = plt.subplots(figsize=(8, 4.5))
-se.plot_km(km[tier_col], ax=ax)
+survival.plot_km(result.km[result.tier_column], ax=ax)
 plt.show()
-km[tier_col].table.round(3)
+result.km[result.tier_column].table.round(3)
 
 # %%
-km_summary = pd.concat({g: r.table for g, r in km.items()}, names=["grouping", "group"])
-logrank = pd.DataFrame({g: r.logrank or {} for g, r in km.items()}).T
-notes += [f"Kaplan-Meier by {g}: {n}" for g, r in km.items() for n in r.notes]
-io.write_table(km_summary.reset_index(), run_dir, "churn_km_by_group")
 print("Log-rank tests (do the groups' survival curves differ?)")
-logrank
+result.logrank
 
 # %% [markdown]
 # ## Lifetime beyond the data
@@ -98,24 +81,22 @@ logrank
 # long-range figures are extrapolations and should be read as such.
 
 # %%
-parametric, note = se.attempt(ParametricChurnModel(clip_quantile=None).fit, lifetimes, "duration_days", "event")
-if parametric is None:
-    notes.append(f"Parametric lifetime model: {note}")
-    print(note)
+if result.parametric is None:
+    print("The parametric lifetime model could not be estimated (see the last section).")
 else:
-    horizon_days = pd.Index(range(1, 3651, 10), name="tenure_days")
-    curve = parametric.predict_survival_function(lifetimes.head(1), horizon_days).iloc[:, 0]
+    curve = result.lifetime_curve
     fig, ax = plt.subplots(figsize=(8, 4))
-    se.plot_km(se.km_by_group(lifetimes.assign(all_accounts="all accounts"), "all_accounts"), ax=ax)
-    ax.plot(curve.index, curve.to_numpy(), color="black", linestyle="--", label=f"{parametric.best_} (extrapolated)")
+    survival.plot_km(result.km_all, ax=ax)
+    ax.plot(
+        curve.index, curve.to_numpy(), color="black", linestyle="--", label=f"{result.parametric.best_} (extrapolated)"
+    )
     ax.legend()
     plt.show()
     print(
-        f"Best model by AIC: {parametric.best_}; median lifetime "
-        f"{parametric.predict_median(lifetimes.head(1)).iloc[0] / 365:.1f} years; "
-        f"share still customers after 5 years: {curve.loc[:1826].iloc[-1]:.0%}"
+        f"Best model by AIC: {result.parametric.best_}; median lifetime {result.median_lifetime_days / 365:.1f} "
+        f"years; share still customers after 5 years: {curve.loc[:1826].iloc[-1]:.0%}"
     )
-    display(parametric.comparison_.round(1))
+    display(result.parametric.comparison_.round(1))
 
 # %% [markdown]
 # ## What drives churn
@@ -125,29 +106,20 @@ else:
 # p-values are corrected for testing many factors at once (`p_adjusted`).
 
 # %%
-data, data_note = se.attempt(se.renewal_data, book, as_of_date, numeric, categorical, sv["lead_days"])
-episodes, episode_notes = data if data is not None else (None, [data_note])
-notes += [f"Renewal episodes: {n}" for n in episode_notes]
-cox, cox_note = (
-    se.attempt(CoxChurnModel.from_params(sv).fit, episodes, numeric=numeric, categorical=categorical, entry_col=ENTRY)
-    if episodes is not None
-    else (None, "no renewal episodes (see above)")
-)
+cox = result.cox
 if cox is None:
-    notes.append(f"Cox model: {cox_note}")
-    print(f"The Cox model could not be estimated. {cox_note}")
+    print("The Cox model could not be estimated (see the last section).")
 else:
     print(
-        f"{len(episodes)} renewal decisions, {int(episodes['event'].sum())} departures; "
+        f"{len(result.episodes)} renewal decisions, {int(result.episodes['event'].sum())} departures; "
         f"training concordance {cox.concordance_index_:.2f}"
     )
-    io.write_table(cox.summary, run_dir, "churn_hazard_ratios")
     display(cox.summary[["hazard_ratio", "hr_lower_95", "hr_upper_95", "p_adjusted", "sentence"]].round(3))
 
 # %%
 if cox is not None:
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(cox.summary) + 1))
-    se.plot_forest(cox.summary, ax=ax)
+    survival.plot_forest(cox.summary, ax=ax)
     ax.set_title("Hazard ratios of leaving at a renewal (right of 1 = more churn)")
     plt.show()
 
@@ -161,7 +133,6 @@ if cox is not None:
 
 # %%
 if cox is not None:
-    notes += [f"Cox model: {n}" for n in cox.notes_ + cox.fit_warnings_]
     display(cox.assumptions_.round(4))
 
 # %% [markdown]
@@ -172,30 +143,7 @@ if cox is not None:
 # with covariates measured further from the decision, its effects are expected to be weaker.
 
 # %%
-discrete_model = DiscreteHazardModel(
-    p_adjust=sv["p_adjust"],
-    reference_levels=sv["reference_levels"],
-    clip_quantile=sv["clip_quantile"],
-    log_columns=sv["log_columns"],
-)
-discrete, note = (
-    se.attempt(discrete_model.fit, episodes, numeric=numeric, categorical=categorical)
-    if episodes is not None
-    else (None, "no renewal episodes")
-)
-snap_as_of = (pd.Timestamp(as_of_date) - pd.Timedelta(days=sv["backtest_days"])).date()
-snap, snap_note = se.attempt(se.snapshot_data, book, snap_as_of, numeric, categorical, sv["backtest_days"])
-snap_cox, snap_fit_note = (
-    se.attempt(CoxChurnModel.from_params(sv).fit, snap[0], numeric=numeric, categorical=categorical, entry_col=ENTRY)
-    if snap is not None
-    else (None, snap_note)
-)
-notes += [f"Discrete-time model: {n}" for n in [note] if n]
-notes += [f"Snapshot Cox model: {n}" for n in [snap_fit_note, *(snap[1] if snap is not None else [])] if n]
-models = {"Cox (renewal episodes)": cox, "discrete-time logit": discrete, f"Cox (snapshot {snap_as_of})": snap_cox}
-comparison = se.compare_effects({k: m.summary for k, m in models.items() if m is not None})
-io.write_table(comparison, run_dir, "churn_model_comparison")
-comparison.round(3)
+result.comparison.round(3)
 
 # %% [markdown]
 # ## Does the model deserve trust? A time-ordered back-test
@@ -207,25 +155,18 @@ comparison.round(3)
 # the predicted survival (lower is better), shown against a model that ignores all factors.
 
 # %%
-bt, bt_note = se.attempt(
-    se.backtest, book, as_of_date, numeric, categorical, sv, sv["backtest_days"], sv["lead_days"], sv["horizons"]
-)
+bt = result.backtest
 if bt is None:
-    notes.append(f"Back-test: {bt_note}")
-    print(f"The back-test could not be run. {bt_note}")
+    print("The back-test could not be run (see the last section).")
 else:
-    notes += [f"Back-test {n}" for n in bt.notes]
-    io.write_table(bt.metrics, run_dir, "churn_model_evaluation")
-    io.write_table(bt.calibration, run_dir, "churn_calibration")
     print(
-        f"Fitted on {bt.episodes} renewal decisions before {bt.fit_as_of.date()}; judged on the next "
-        f"{sv['backtest_days']} days."
+        f"Fitted on {bt.episodes} renewal decisions before {bt.fit_as_of}; judged on the next {sv.backtest_days} days."
     )
     display(bt.metrics.round(3))
 
 # %%
 if bt is not None:
-    se.plot_calibration(bt.calibration, max(sv["horizons"]))
+    survival.plot_calibration(bt.calibration, max(sv.horizons))
     plt.show()
     display(bt.calibration.round(3))
 
@@ -233,35 +174,23 @@ if bt is not None:
 # ## Per-account risk and renewals at risk in the next 90 days
 # For every active account: the probability of leaving before its next renewal (given the tenure it
 # has already reached) and within 90 / 180 / 365 days, with the factors that raise its risk most
-# (`x1.45` = this factor alone makes its hazard 45% higher than an average account's).
+# (`x1.45` = this factor alone makes its hazard 45% higher than an average account's). The health
+# band next to each renewal is the one this run's scoring notebook gave the account.
 
 # %%
-if cox is not None:
-    active, scoring_notes = se.impute_median(snapshot[snapshot["is_active"]], numeric)
-    notes += [f"Scoring at {as_of_date}: {n}" for n in scoring_notes]
-    risk = se.churn_risk(cox, active, sv["horizons"], top_n=sv["top_risk_factors"])
-    io.write_table(
-        risk[["p_churn_90d", "p_churn_180d", "p_churn_365d", "p_churn_before_renewal", "top_risk_factors"]].rename_axis(
-            "account_id"
-        ),
-        run_dir,
-        "churn_risk",
-    )
+if result.risk is not None:
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    sns.histplot(risk["p_churn_before_renewal"], bins=40, ax=ax)
+    sns.histplot(result.risk["p_churn_before_renewal"], bins=40, ax=ax)
     ax.set(xlabel="probability of leaving at the next renewal", ylabel="accounts")
     plt.show()
 
 # %%
-if cox is not None:
-    scored = io.read_table(run_dir, "scored_accounts")
-    health = scored.set_index("account_id")["health_band"] if scored is not None and "health_band" in scored else None
-    due = se.at_risk_renewals(risk, book.df("contracts"), as_of_date, sv["at_risk_window_days"], health)
-    io.write_table(due, run_dir, "at_risk_renewals")
+due = result.at_risk
+if due is not None:
     print(
-        f"{due['account_id'].nunique()} accounts renew in the next {sv['at_risk_window_days']} days: annual value "
+        f"{due['account_id'].nunique()} accounts renew in the next {sv.at_risk_window_days} days: annual value "
         f"{due['annual_value'].sum():,.0f}, of which {due['value_at_risk'].sum():,.0f} expected to be lost."
-        + ("" if health is not None else " Health bands appear once the scoring step has run.")
+        + ("" if result.health_known else " Health bands appear once the scoring notebook has run.")
     )
     display(due.head(top_n).round(3))
 
@@ -269,4 +198,5 @@ if cox is not None:
 # ## What could not be estimated, and why
 
 # %%
+notes = result.notes()
 print("\n".join(f"- {n}" for n in notes) if notes else "Everything above was estimated.")

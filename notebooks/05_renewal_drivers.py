@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 4. What makes customers renew
+# # 5. What makes customers renew
 # Every contract that reached its end date is one decision: renewed or not. For each, the account's
 # behaviour is measured a fixed time **before** the end date (90 days by default), so that the
 # analysis only uses what a manager could have seen in time to act.
@@ -29,7 +29,8 @@
 #
 # An odds ratio of 1.5 means the odds of renewal (renewals per non-renewal) are 50% higher; with
 # renewal rates around 90% it moves the renewal *rate* by a few points. Associations, not proof of
-# cause: a factor can stand in for something unmeasured. Settings: the `drivers` section of the config.
+# cause: a factor can stand in for something unmeasured. Settings: the `drivers` section of the config
+# (the lead time is `features.renewal_lead_days`).
 
 # %% tags=["parameters"]
 data_dir = "../data/sample"
@@ -38,47 +39,43 @@ run_dir = "../reports/dev"
 config_path = None
 seed = 42
 top_n = 15
+overrides = {}
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis import params as config
-from analysis.data import features, io
-from analysis.drivers import models as drivers
+from analysis import drivers
 from analysis.report import plotting
+from analysis.run.notebook import NotebookRun
 
-params = config.load_params(config_path)
-cfg = drivers.driver_config({**config.section(params, "drivers"), "seed": int(seed)})
-book = io.load_book(data_dir)
-as_of_date = features.resolve_as_of(book, as_of)
+run = NotebookRun.open("05_renewal_drivers", data_dir, as_of, run_dir, config_path, seed, overrides=overrides)
 plotting.set_theme()  # seaborn theme + the CJK font for Chinese labels
 pd.set_option("display.max_colwidth", 160)
-contracts = drivers.load_contracts(book, cfg, as_of_date)
-print(f"Data: {book.source}\nAs-of date: {as_of_date}   Lead time: {cfg['lead_days']} days before each contract end")
-print(f"Decided contracts before the as-of date: {len(contracts)}")
-
-# %%
-result = drivers.analyse(contracts, cfg)
-io.write_table(result.table, run_dir, "drivers")
-io.write_table(result.model_check, run_dir, "drivers_model_check")
+result = drivers.analyse(run)
+for name, table in result.tables().items():
+    run.write(table, name)
+print(run.describe())
+print(f"Lead time: {result.lead_days} days before each contract end")
+print(f"Decided contracts before the as-of date: {result.n_decided}")
 result.model_check
 
 # %% [markdown]
 # ## What could not be estimated, or was estimated differently, and why
 # Factors with one value, too few contracts in a class, mostly missing values or no overlap between
 # renewers and leavers (separation: an "infinite" odds ratio, fitted instead with a penalty and said so)
-# are listed here. An empty table means every factor was estimated as configured.
+# are listed here, and so is a part of the analysis that had to be skipped. An empty table means every
+# factor was estimated as configured.
 
 # %%
-io.write_table(result.not_estimable, run_dir, "drivers_problems")
-print("\n".join(result.notes) or "The main model was fitted.")
+print(result.status)
 result.not_estimable
 
 # %% [markdown]
 # ## Findings, strongest first
 # Factors with a clear effect (corrected p < 0.05) first, then by size of effect. *Effect* is the odds
-# ratio; for 0/1 factors the renewal rates with and without it are shown as observed.
+# ratio; for 0/1 factors the renewal rates with and without it are shown as observed. A category level
+# is named `column=level` (for example `size_band=enterprise`) and compared with the reference level.
 
 # %%
 findings = result.table[
@@ -124,14 +121,14 @@ plt.show()
 # ## Second opinion: gradient boosting on later contracts
 # Permutation importance is the drop in held-out accuracy (AUC) when a factor's values are shuffled;
 # the partial-dependence curves show the boosting model's predicted renewal probability across each
-# top factor's range.
+# top factor's range (`drivers.pd_top` factors).
 
 # %%
 drivers.plot_importance(result.importance, top=top_n)
 plt.title("Permutation importance on held-out (later) contracts")
 plt.tight_layout()
 plt.show()
-drivers.plot_partial_dependence(result.partial_dependence, result.top_factors(int(cfg["pd_top"])))
+drivers.plot_partial_dependence(result.partial_dependence, result.top_factors())
 plt.tight_layout()
 plt.show()
 
@@ -140,7 +137,6 @@ plt.show()
 # "logit only" usually means a real but small effect, or one shared with a correlated factor.
 
 # %%
-io.write_table(result.agreement, run_dir, "drivers_agreement")
 result.agreement
 
 # %% [markdown]
@@ -149,7 +145,6 @@ result.agreement
 # compare); `*` marks a 95% interval that excludes 1.
 
 # %%
-io.write_table(result.stability, run_dir, "drivers_stability")
 print(result.stability_note)
 result.stability_wide
 
@@ -158,11 +153,9 @@ result.stability_wide
 # For every account with an open contract: its renewal probability from the main model and the
 # factors pushing it down and up most, measured against the typical account. Only factors with a clear
 # effect are used as reasons. The model was trained on features 90 days before each end date and is
-# applied here to today's features.
+# applied here to the features at the as-of date.
 
 # %%
-snapshot = features.snapshot_for_run(book, as_of_date, run_dir, params["features"]["subscription_margin"])
-reasons = drivers.open_account_reasons(result.model, snapshot)
-io.write_table(reasons, run_dir, "renewal_reasons")
+reasons = result.reasons
 print(f"{reasons['account_id'].nunique()} open accounts with reasons")
 reasons.sort_values(["renewal_probability", "account_id", "side", "rank"]).head(3 * top_n)

@@ -121,7 +121,7 @@ def render_in_language(run_dir: Path, previous: Path | None, target: Path, langu
     """Notebook 07 again on a copy of a finished run, in another language; returns its HTML page."""
     import papermill
 
-    from analysis.params import KERNEL_NAME, NOTEBOOKS_DIR
+    from analysis.paths import KERNEL_NAME, NOTEBOOKS_DIR
     from analysis.run import pipeline
 
     shutil.copytree(run_dir, target)
@@ -132,7 +132,7 @@ def render_in_language(run_dir: Path, previous: Path | None, target: Path, langu
         "run_dir": str(target),
         "config_path": str(target / "params.yaml"),
         "previous_run_dir": str(previous) if previous else None,
-        "language": language,
+        "overrides": {"language": language},
     }
     executed = target / "notebooks" / "07_manager_report.ipynb"
     papermill.execute_notebook(

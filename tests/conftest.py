@@ -10,6 +10,15 @@ from analysis.data.synth import generate_book
 
 SMALL_ACCOUNTS = 1500
 SMALL_SEED = 7
+# Tests that need a generated book, a notebook kernel or the end-to-end scenario are the slow tier;
+# `python3 tasks.py test --fast` (pytest -m "not slow") runs the rest in under a minute.
+SLOW_FIXTURES = {"small_book_dir", "small_book", "default_book_dir", "e2e"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +41,7 @@ def default_book_dir(tmp_path_factory):
     """The default sample book (5,000 accounts, seed 42): what the pipeline shows managers.
 
     Recovery tests whose power needs more than 1,500 accounts use it. Treat as read-only."""
-    from analysis.params import DEFAULT_SAMPLE_ACCOUNTS, DEFAULT_SEED
+    from analysis.paths import DEFAULT_SAMPLE_ACCOUNTS, DEFAULT_SEED
 
     path = tmp_path_factory.mktemp("default_book")
     generate_book(path, n_accounts=DEFAULT_SAMPLE_ACCOUNTS, seed=DEFAULT_SEED)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,15 +13,28 @@ from sklearn.metrics import roc_auc_score
 
 from analysis import params as config
 from analysis.errors import ConfigError, DataContractError
+from analysis.params import CriterionParams, WeightsParams
 from analysis.scoring import backtest, tiers
 from analysis.scoring import score as scoring
 
 PYRAMID = ["key_important", "key_secondary", "ordinary", "small"]
 
 
+def spec_of(criteria: dict) -> scoring.ScoringSpec:
+    """A score over these criteria with the shipped missing-value and weight policies."""
+    sc = config.defaults().scoring
+    return scoring.ScoringSpec.from_criteria(
+        {name: CriterionParams(**c) for name, c in criteria.items()},
+        missing=sc.missing,
+        neutral_value=sc.neutral_value,
+        zscore_clip=sc.zscore_clip,
+        normalise_weights=sc.normalise_weights,
+    )
+
+
 @pytest.fixture(scope="module")
 def section():
-    return config.load_params()["scoring"]
+    return config.defaults().scoring
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +70,7 @@ def test_vectorised_auc_and_spearman_match_reference_implementations():
 
 def test_backtest_metrics_match_direct_computation(book, section):
     scores, outcomes = book
-    scheme = tiers.scheme(section, "pyramid")
+    scheme = section.tiers.pyramid
     bt = backtest.backtest(scores, outcomes, scheme, n_boot=100, seed=2, baseline="noise")
     m = bt.metrics.set_index(["weighting", "metric"])["estimate"]
     lab = outcomes["renewed_next"].notna()
@@ -77,7 +93,7 @@ def test_backtest_metrics_match_direct_computation(book, section):
 
 def test_backtest_intervals_separate_signal_from_noise(book, section):
     scores, outcomes = book
-    bt = backtest.backtest(scores, outcomes, tiers.scheme(section, "pyramid"), n_boot=200, seed=3, baseline="noise")
+    bt = backtest.backtest(scores, outcomes, section.tiers.pyramid, n_boot=200, seed=3, baseline="noise")
     m = bt.metrics.set_index(["weighting", "metric"])
     noise_auc = m.loc[("noise", "renewal_auc")]
     assert noise_auc["lower_95"] < 0.5 < noise_auc["upper_95"]
@@ -92,7 +108,7 @@ def test_backtest_intervals_separate_signal_from_noise(book, section):
 def test_single_class_outcome_gives_a_note_not_a_crash(book, section):
     scores, outcomes = book
     all_renewed = outcomes.assign(renewed_next=outcomes["renewed_next"].where(outcomes["renewed_next"].isna(), 1.0))
-    bt = backtest.backtest(scores, all_renewed, tiers.scheme(section, "pyramid"), n_boot=20)
+    bt = backtest.backtest(scores, all_renewed, section.tiers.pyramid, n_boot=20)
     auc = bt.metrics.set_index(["weighting", "metric"]).loc[("signal", "renewal_auc")]
     assert np.isnan(auc["estimate"]) and np.isnan(auc["lower_95"])
     assert any("same outcome" in n for n in bt.notes)
@@ -101,7 +117,7 @@ def test_single_class_outcome_gives_a_note_not_a_crash(book, section):
 def test_missing_outcome_columns_are_named(book, section):
     scores, outcomes = book
     with pytest.raises(DataContractError, match=r"\['margin_next_12m'\]"):
-        backtest.backtest(scores, outcomes.drop(columns="margin_next_12m"), tiers.scheme(section, "pyramid"))
+        backtest.backtest(scores, outcomes.drop(columns="margin_next_12m"), section.tiers.pyramid)
 
 
 def test_group_rates_match_groupby_and_report_left_out():
@@ -115,7 +131,7 @@ def test_group_rates_match_groupby_and_report_left_out():
 def test_stability_counts_tier_changes(section):
     rng = np.random.default_rng(4)
     matrix = pd.DataFrame(rng.random((1000, 3)), columns=["a", "b", "c"])
-    scheme = tiers.scheme(section, "pyramid")
+    scheme = section.tiers.pyramid
     stab = backtest.tier_stability(matrix, pd.Series({"a": 0.5, "b": 0.3, "c": 0.2}), scheme)
     assert len(stab) == 6 and set(stab["shift_points"]) == {5.0, -5.0}
     assert (stab["accounts_changed"] > 0).all() and (stab["share_changed"] < 0.5).all()
@@ -131,9 +147,14 @@ def test_scores_from_different_weightings_feed_the_backtest(book, section):
     """The scoring module's output plugs straight into the back-test."""
     scores, outcomes = book
     features = pd.DataFrame({"x": scores["signal"], "y": scores["noise"]})
-    spec = scoring.parse_spec({"criteria": {"x": {"weight": 0.5}, "y": {"weight": 0.5}}})
+    spec = spec_of(
+        {
+            "x": {"direction": "benefit", "normalise": "percentile", "weight": 0.5},
+            "y": {"direction": "benefit", "normalise": "percentile", "weight": 0.5},
+        }
+    )
     scored = scoring.score_accounts(features, spec)
-    bt = backtest.backtest({"half": scored["score"]}, outcomes, tiers.scheme(section, "pyramid"), n_boot=20)
+    bt = backtest.backtest({"half": scored["score"]}, outcomes, section.tiers.pyramid, n_boot=20)
     assert bt.differences.empty and len(bt.metrics) == len(backtest.METRICS)
 
 
@@ -145,7 +166,8 @@ def test_scores_from_different_weightings_feed_the_backtest(book, section):
 # (interval above 0 in 5/8). All seven drivers cleared every noise column in 6/8 books only
 # (product_lines is confounded with the planted segments), so that is not asserted at this size.
 
-AS_OF = "2025-01-01"
+AS_OF = dt.date(2025, 1, 1)
+FEATURES = config.defaults().features
 
 
 @pytest.fixture(scope="module")
@@ -158,28 +180,27 @@ def synthetic(tmp_path_factory):
     synth.generate_book(path, n_accounts=2000, seed=1)
     truth = json.loads((path / "ground_truth.json").read_text(encoding="utf-8"))["renewal"]
     book = io.load_book(path)
-    feats, _note = scoring.scoring_population(features.build_features(book, AS_OF))
-    rows, renewed = backtest.calibration_set(book, AS_OF, "renewal")
-    return truth, feats, rows, renewed, features.build_outcomes(book, AS_OF), book
+    margin = FEATURES.subscription_margin
+    feats, _note = scoring.scoring_population(features.build_features(book, AS_OF, margin))
+    rows, renewed = backtest.calibration_set(book, AS_OF, "renewal", FEATURES.renewal_lead_days, margin)
+    return truth, feats, rows, renewed, features.build_outcomes(book, AS_OF, margin), book
 
 
-def driver_section(truth: dict) -> dict:
+def driver_section(truth: dict, **weights) -> tuple[scoring.ScoringSpec, WeightsParams]:
     """Criteria = the planted drivers (cost when the planted effect is negative) plus the noise columns."""
     crit = {
         name: {"direction": "cost" if beta < 0 else "benefit", "normalise": "zscore"}
         for name, beta in truth["log_odds_per_unit"].items()
     }
-    crit.update({name: {"normalise": "zscore"} for name in truth["noise_features"]})
-    return {
-        "criteria": crit,
-        "weights": {"method": "calibrated", "compare": ["equal", "calibrated"], "calibration": {"n_boot": 100}},
-    }
+    crit.update({name: {"direction": "benefit", "normalise": "zscore"} for name in truth["noise_features"]})
+    changes = weights or {"method": "calibrated", "compare": ["equal", "calibrated"], "calibration": {"n_boot": 100}}
+    return spec_of(crit), config.defaults().scoring.weights.updated(**changes)
 
 
 def test_calibrated_weights_put_planted_drivers_above_noise(synthetic):
     truth, feats, rows, renewed, *_ = synthetic
     assert renewed.index.equals(rows.index) and rows["end"].max() < pd.Timestamp(AS_OF)  # no leakage
-    results, skipped = backtest.weightings(driver_section(truth), feats, rows, renewed, seed=1)
+    results, skipped = backtest.weightings(*driver_section(truth), feats, rows, renewed, seed=1)
     assert not skipped
     w = results["calibrated"].weights
     drivers, noise = list(truth["log_odds_per_unit"]), truth["noise_features"]
@@ -190,10 +211,10 @@ def test_calibrated_weights_put_planted_drivers_above_noise(synthetic):
 
 def test_calibrated_weights_beat_equal_weights_on_backtested_auc(synthetic, section):
     truth, feats, rows, renewed, outcomes, _book = synthetic
-    sec = driver_section(truth)
-    results, _ = backtest.weightings(sec, feats, rows, renewed, seed=1)
-    scores = backtest.score_weightings(feats, scoring.parse_spec(sec), results)
-    bt = backtest.backtest(scores, outcomes, tiers.scheme(section, "pyramid"), n_boot=200, seed=2, baseline="equal")
+    spec, weights = driver_section(truth)
+    results, _ = backtest.weightings(spec, weights, feats, rows, renewed, seed=1)
+    scores = backtest.score_weightings(feats, spec, results)
+    bt = backtest.backtest(scores, outcomes, section.tiers.pyramid, n_boot=200, seed=2, baseline="equal")
     diff = bt.differences.set_index("metric").loc["renewal_auc"]
     assert diff["difference"] > 0, bt.differences
     auc = bt.metrics.set_index(["weighting", "metric"])["estimate"]
@@ -204,13 +225,15 @@ def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
     from analysis.data import features
 
     truth, feats, _rows, _renewed, _outcomes, book = synthetic
-    rows, margin = backtest.calibration_set(book, AS_OF, "margin")
+    rows, margin = backtest.calibration_set(
+        book, AS_OF, "margin", FEATURES.renewal_lead_days, FEATURES.subscription_margin
+    )
     start = pd.Timestamp(AS_OF) - pd.Timedelta(days=365)
-    expected = features.build_outcomes(book, start.date())["margin_next_12m"]
+    expected = features.build_outcomes(book, start.date(), FEATURES.subscription_margin)["margin_next_12m"]
     pd.testing.assert_series_equal(margin.dropna(), expected.reindex(rows.index).dropna(), check_names=False)
     assert margin.notna().sum() > 1000
     res = backtest.weightings(
-        {**driver_section(truth), "weights": {"method": "calibrated", "calibration": {"n_boot": 20}}},
+        *driver_section(truth, method="calibrated", compare=[], calibration={"n_boot": 20}),
         feats,
         rows,
         margin,
@@ -218,4 +241,60 @@ def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
     )[0]["calibrated"]
     assert res.details["outcome_type"] == "continuous" and res.weights.sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="'renewal' or 'margin'"):
-        backtest.calibration_set(book, AS_OF, "churn")
+        backtest.calibration_set(book, AS_OF, "churn", FEATURES.renewal_lead_days, FEATURES.subscription_margin)
+
+
+# --- the facade: the whole step of a run -----------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """What analyse() needs from a run (analysis.core.inputs.RunInputs), without a run folder."""
+
+    book: object
+    as_of: dt.date
+    params: config.Params
+    tables: dict
+
+    def read(self, name):
+        return self.tables.get(name)
+
+    def snapshot(self):
+        from analysis.data import features
+
+        return features.build_features(self.book, self.as_of, self.params.features.subscription_margin)
+
+
+FAST = {
+    "scoring.weights.data_n_boot": 10,
+    "scoring.weights.calibration.n_boot": 10,
+    "scoring.backtest.n_boot": 10,
+}
+
+
+def test_analyse_writes_every_scoring_table_with_the_weights_that_cut_the_tiers(synthetic):
+    from analysis import catalog
+    from analysis.scoring import analyse
+
+    *_, book = synthetic
+    params = config.load_params(overrides={**FAST, "scoring.weights.method": "entropy"})
+    result = analyse(Inputs(book, AS_OF, params, {}))
+    tables = result.tables()
+    assert set(tables) == set(catalog.writes(catalog.SCORING))
+    for name, frame in tables.items():
+        catalog.check_columns(frame, name)
+    used = tables["scoring_weights_used"]
+    assert set(used["weighting"]) == {"entropy"} and used["weight"].sum() == pytest.approx(1.0)
+    assert used["criterion"].tolist() == list(params.scoring.criteria)
+    pd.testing.assert_series_equal(
+        used.set_index("criterion")["weight"], result.weightings["entropy"].weights, check_names=False
+    )
+    assert result.backtest_as_of == AS_OF - dt.timedelta(days=365) == result.previous_as_of
+    accounts = tables["scored_accounts"]
+    assert not any(c.startswith("p_churn") for c in accounts.columns)  # churn risk is joined by its readers
+    assert accounts.index.name == "account_id" and len(accounts) == len(result.features)
+    assert not result.uses_clv and "revenue growth" in " ".join(result.problems["detail"])
+    assert list(result.problems.columns) == ["factor", "problem", "severity", "detail", "action"]
+    clv = pd.DataFrame({"account_id": accounts.index, "clv": np.arange(len(accounts), dtype=float)})
+    with_clv = analyse(Inputs(book, AS_OF, params, {"clv_accounts": clv}))
+    assert with_clv.uses_clv and "clv" in with_clv.scored_accounts.columns

@@ -31,9 +31,9 @@ def test_sample_then_validate(tmp_path, capsys):
 
 
 def test_set_overrides_are_parsed_as_yaml():
-    from analysis.run.cli import _parse_overrides
+    from analysis.params import parse_overrides
 
-    assert _parse_overrides(["segments.k=4", "language=zh", "a.b.c=[1, 2]"]) == {
+    assert parse_overrides(["segments.k=4", "language=zh", "a.b.c=[1, 2]"]) == {
         "segments": {"k": 4},
         "language": "zh",
         "a": {"b": {"c": [1, 2]}},

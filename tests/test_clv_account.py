@@ -3,6 +3,7 @@ no leakage from after the as-of date, and the stated fallbacks."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from types import SimpleNamespace
@@ -13,7 +14,6 @@ import pytest
 
 from analysis.clv import BetaGeoModel, GammaGammaModel, rfm_summary
 from analysis.clv.account import (
-    ClvSettings,
     account_clv,
     add_value_at_risk,
     clv_by_group,
@@ -21,10 +21,10 @@ from analysis.clv.account import (
     contract_histories,
     holdout_report,
 )
-from analysis.data.features import build_features, default_as_of
-from analysis.data.io import load_book, write_book
+from analysis.data.features import build_features
+from analysis.data.io import default_as_of, load_book, write_book
 from analysis.errors import ConfigError
-from analysis.params import load_params
+from analysis.params import defaults, load_params
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def rfm_weeks(small_book, truth):
 
 @pytest.fixture(scope="module")
 def result(small_book):
-    return account_clv(small_book, params=load_params())
+    return account_clv(small_book, default_as_of(small_book), defaults().clv)
 
 
 def _inside(summary: pd.DataFrame, planted: dict) -> pd.Series:
@@ -49,7 +49,7 @@ def _inside(summary: pd.DataFrame, planted: dict) -> pd.Series:
 
 
 def test_rfm_helper_matches_the_feature_snapshot(small_book, rfm_weeks):
-    feats = build_features(small_book)
+    feats = build_features(small_book, default_as_of(small_book), defaults().features.subscription_margin)
     both = feats.join(rfm_weeks, how="inner", rsuffix="_clv")
     assert len(both) == len(rfm_weeks)
     np.testing.assert_array_equal(both["frequency"].astype(int), both["frequency_clv"])
@@ -118,9 +118,9 @@ def test_no_leakage_from_after_as_of(small_book_dir, tmp_path):
     k.loc[k["end"] >= as_of, "renewal_outcome"] = "open"
     write_book({"accounts": acc[acc["first_seen"] < as_of], "contracts": k, "orders": o[o["date"] < as_of]}, tmp_path)
     shutil.copy(small_book_dir / "extract.json", tmp_path / "extract.json")
-    params = load_params()
-    before = account_clv(full, as_of, params).table
-    masked = account_clv(load_book(tmp_path), as_of, params).table
+    clv_params = defaults().clv
+    before = account_clv(full, as_of.date(), clv_params).table
+    masked = account_clv(load_book(tmp_path), as_of.date(), clv_params).table
     pd.testing.assert_frame_equal(before, masked, check_exact=False, rtol=1e-7)
 
 
@@ -136,7 +136,7 @@ def test_contract_histories_by_hand():
             "renewal_outcome": ["renewed", "renewed", "not_renewed", "renewed", "not_renewed", "renewed"],
         }
     )
-    h = contract_histories(contracts, "2023-07-01")
+    h = contract_histories(contracts, dt.date(2023, 7, 1))
     # A: renewed twice, term 3 running; the outcome of term 3 (ends after as-of) is not used.
     assert h.loc["A"].to_dict() == {"renewals_past": 2, "arr": 120.0, "active": True, "churned": 0, "periods": 2}
     # B: renewed once, then left at the end of term 2.
@@ -174,28 +174,30 @@ def test_nobody_repeating_and_no_contracts_fall_back_with_a_note():
             "cost": [5.0, 5.0],
         }
     )
-    res = account_clv(_stub_book(accounts, orders), "2024-06-01", load_params())
+    res = account_clv(_stub_book(accounts, orders), dt.date(2024, 6, 1), defaults().clv)
     assert (res.table["clv"] == 0).all()
-    assert any("Order-stream CLV not estimated" in n and "repeat purchase" in n for n in res.notes)
-    assert any("contracts table is absent" in n for n in res.notes)
+    notes = res.problems["detail"]  # the problems_ frame replaced the notes list
+    assert any("Order-stream CLV not estimated" in n and "repeat purchase" in n for n in notes)
+    assert any("contracts table is absent" in n for n in notes)
 
 
 def test_settings_are_checked():
-    with pytest.raises(ConfigError, match="Unknown keys"):
-        ClvSettings.from_params({"clv": {"horizon": 3}})
+    # The clv section is validated by the typed parameter model (analysis.params.ClvParams).
+    with pytest.raises(ConfigError, match="horizon: unknown key"):
+        defaults().clv.updated(horizon=3)
     with pytest.raises(ConfigError, match="annual_discount_rate"):
-        ClvSettings.from_params({"clv": {"annual_discount_rate": 2}})
-    assert ClvSettings.from_params({"features": {"subscription_margin": 0.7}}).contract_margin == 0.7
+        defaults().clv.updated(annual_discount_rate=2)
+    assert load_params(overrides={"features.subscription_margin": 0.7}).clv.contract_margin == 0.7
 
 
 def test_holdout_report_on_the_book_and_its_fallbacks(small_book):
     as_of = default_as_of(small_book)
-    table, model, note = holdout_report(small_book.df("orders"), as_of, ClvSettings())
+    table, model, note = holdout_report(small_book.df("orders"), as_of, defaults().clv)
     assert "holdout of 26 weeks" in note and model is not None
     assert table.loc["all", "predicted"] == pytest.approx(table.loc["all", "actual"], rel=0.10)
-    assert holdout_report(None, as_of, ClvSettings())[2].startswith("No orders table")
+    assert holdout_report(None, as_of, defaults().clv)[2].startswith("No orders table")
     single = pd.DataFrame(
         {"account_id": ["A", "B"], "date": pd.to_datetime(["2024-01-05", "2024-02-01"]), "amount": [10.0, 20.0]}
     )
-    table, model, note = holdout_report(single, "2024-12-01", ClvSettings())
+    table, model, note = holdout_report(single, dt.date(2024, 12, 1), defaults().clv)
     assert table is None and "could not be made" in note and "repeat purchase" in note

@@ -83,7 +83,7 @@ def test_conditional_expectation_averages_to_population_increment():
     data = simulate_bgnbd(40_000, **TRUE, T=T, seed=9)
     model = BetaGeoModel()
     model.params_ = pd.Series(TRUE)
-    model.time_unit = "weeks"
+    model.time_unit_ = "weeks"
     mean_pred = model.predict_purchases(data, h, "weeks").mean()
     expected = np.diff(model.expected_purchases_new_customer([T, T + h], "weeks"))[0]
     assert mean_pred == pytest.approx(expected, rel=0.03)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -39,7 +41,7 @@ def test_rfm_by_hand():
             "amount": [10.0, 20.0, 5.0, 40.0, 7.0, 99.0],
         }
     )
-    rfm = rfm_summary(orders, "2024-02-06", "weeks")
+    rfm = rfm_summary(orders, dt.date(2024, 2, 6), "weeks")
     assert rfm.index.tolist() == ["A", "B"]  # C ordered after the as-of date
     a = rfm.loc["A"]
     assert a["frequency"] == 2  # same-day orders are one purchase
@@ -53,16 +55,16 @@ def test_rfm_by_hand():
 
 def test_rfm_missing_column_and_no_orders():
     with pytest.raises(DataContractError, match="amount"):
-        rfm_summary(pd.DataFrame({"account_id": ["A"], "date": ["2024-01-01"]}), "2024-02-01", "weeks")
+        rfm_summary(pd.DataFrame({"account_id": ["A"], "date": ["2024-01-01"]}), dt.date(2024, 2, 1), "weeks")
     orders = pd.DataFrame({"account_id": ["A"], "date": ["2024-03-01"], "amount": [1.0]})
     with pytest.raises(InsufficientDataError, match="No orders"):
-        rfm_summary(orders, "2024-02-01", "weeks")
+        rfm_summary(orders, dt.date(2024, 2, 1), "weeks")
     with pytest.raises(ConfigError, match="time unit"):
-        rfm_summary(orders, "2024-04-01", "fortnights")
+        rfm_summary(orders, dt.date(2024, 4, 1), "fortnights")
 
 
 def test_models_recover_parameters_from_raw_orders(orders):
-    rfm = rfm_summary(orders, "2023-01-01", "weeks")
+    rfm = rfm_summary(orders, dt.date(2023, 1, 1), "weeks")
     bg = BetaGeoModel().fit(rfm, time_unit="weeks").summary
     gg = GammaGammaModel().fit(rfm).summary
     # Times are whole days and same-day orders merge, a small distortion at this size;
@@ -73,7 +75,7 @@ def test_models_recover_parameters_from_raw_orders(orders):
 
 
 def test_calibration_holdout_check(orders):
-    split = calibration_holdout(orders, "2022-07-01", "2023-01-01", "weeks")
+    split = calibration_holdout(orders, dt.date(2022, 7, 1), dt.date(2023, 1, 1), "weeks")
     np.testing.assert_allclose(split["duration_holdout"], 184 / 7)
     first = pd.to_datetime(orders.groupby("account_id")["date"].min())
     assert set(split.index) == set(first[first < "2022-07-01"].index)
@@ -98,4 +100,4 @@ def test_calibration_holdout_check(orders):
 
 def test_holdout_rejects_reversed_dates(orders):
     with pytest.raises(ConfigError, match="after calibration_end"):
-        calibration_holdout(orders, "2022-07-01", "2022-01-01", "weeks")
+        calibration_holdout(orders, dt.date(2022, 7, 1), dt.date(2022, 1, 1), "weeks")

@@ -9,13 +9,19 @@ from scipy import stats
 from scipy.special import logit
 from statsmodels.stats.multitest import multipletests
 
+from analysis import drivers as d
 from analysis.core.summary import SUMMARY_COLUMNS
-from analysis.drivers import models as d
-from analysis.errors import ConfigError, DataContractError
+from analysis.errors import ConfigError, DataContractError, NotFittedError
+from analysis.params import defaults
 
 PLANTED = list(d.SIM_BETA)
 NOISE = list(d.SIM_NOISE)
 CONFIG = {"factors": PLANTED + NOISE, "categorical": ["industry"], "reference_levels": {"industry": "manufacturing"}}
+
+
+def drivers(config: dict) -> d.RenewalDrivers:
+    """The model from the shipped drivers section with ``config`` changed (validated)."""
+    return d.RenewalDrivers.from_params(defaults().drivers.updated(**config))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,7 @@ def sim():
 @pytest.fixture(scope="module")
 def fitted(sim):
     table, _ = sim
-    return d.RenewalDrivers(CONFIG).fit(table)
+    return drivers(CONFIG).fit(table)
 
 
 def true_per_sd(table: pd.DataFrame, truth: dict) -> pd.Series:
@@ -63,7 +69,7 @@ def test_planted_effects_recovered(sim, fitted):
     table, truth = sim
     s = fitted.summary
     expected = true_per_sd(table, truth)
-    expected["industry: retail"], expected["industry: finance"] = -0.5, 0.3  # vs manufacturing (stated reference)
+    expected["industry=retail"], expected["industry=finance"] = -0.5, 0.3  # vs manufacturing (stated reference)
     z = simultaneous_z(len(expected))
     for name, value in expected.items():
         est, se = s.loc[name, "estimate"], s.loc[name, "std_error"]
@@ -72,8 +78,8 @@ def test_planted_effects_recovered(sim, fitted):
         assert s.loc[name, "direction"] == ("raises renewal" if value > 0 else "lowers renewal")
     assert s.loc[expected.index, "rank"].max() < s.loc[NOISE, "rank"].min()
     assert (s.loc[NOISE, "direction"] == "no clear effect").all()
-    assert "industry: manufacturing" not in s.index
-    assert s.loc["industry: retail", "unit"] == "vs manufacturing"
+    assert "industry=manufacturing" not in s.index
+    assert s.loc["industry=retail", "unit"] == "vs manufacturing"
 
 
 def test_interval_coverage_is_nominal():
@@ -82,7 +88,7 @@ def test_interval_coverage_is_nominal():
     hits, z = [], []
     for seed in range(60):
         table, truth = d.simulate_contracts(1500, seed=1000 + seed)
-        s = d.RenewalDrivers({"factors": PLANTED, "categorical": []}).fit(table).summary
+        s = drivers({"factors": PLANTED, "categorical": []}).fit(table).summary
         expected = true_per_sd(table, truth)
         hits += [(s.loc[expected.index, "lower_95"] <= expected) & (expected <= s.loc[expected.index, "upper_95"])]
         z += [(s.loc[expected.index, "estimate"] - expected) / s.loc[expected.index, "std_error"]]
@@ -96,12 +102,12 @@ def test_standard_errors_are_clustered_by_account(sim):
     stay put (up to the small-sample factor), while an account per copy would shrink them by sqrt(3)."""
     table, _ = sim
     cfg = {"factors": PLANTED, "categorical": []}
-    once = d.RenewalDrivers(cfg).fit(table).summary["std_error"]
+    once = drivers(cfg).fit(table).summary["std_error"]
     tripled = pd.concat([table] * 3)
-    thrice = d.RenewalDrivers(cfg).fit(tripled).summary["std_error"]
+    thrice = drivers(cfg).fit(tripled).summary["std_error"]
     assert np.allclose(thrice[once.index], once, rtol=0.01)
     naive = tripled.assign(account_id=[f"{a}-{i}" for i, a in enumerate(tripled["account_id"])])
-    split = d.RenewalDrivers(cfg).fit(naive).summary["std_error"]
+    split = drivers(cfg).fit(naive).summary["std_error"]
     assert np.allclose(split[once.index] * np.sqrt(3), once, rtol=0.1)
 
 
@@ -119,7 +125,7 @@ def test_renewal_rate_with_and_without_a_binary_factor(sim, fitted):
     assert row["rate_without"] == pytest.approx(table.loc[table["seminar"] == 0, "renewed"].mean())
     assert f"renewed {row['rate_with']:.0%} vs {row['rate_without']:.0%} without" in row["sentence"]
     assert row["unit"] == "yes vs no"
-    level = fitted.summary.loc["industry: retail"]
+    level = fitted.summary.loc["industry=retail"]
     assert level["rate_without"] == pytest.approx(table.loc[table["industry"] == "manufacturing", "renewed"].mean())
 
 
@@ -135,7 +141,7 @@ def test_sentences_state_effect_interval_and_corrected_p(fitted):
 
 def test_log1p_is_applied_where_configured(sim):
     table, _ = sim
-    model = d.RenewalDrivers({**CONFIG, "log1p": ["open_tickets", "webinars"]}).fit(table)
+    model = drivers({**CONFIG, "log1p": ["open_tickets", "webinars"]}).fit(table)
     X = model.design_.transform(table)
     logged = np.log1p(table["open_tickets"])
     assert np.allclose(X["open_tickets"], (logged - logged.mean()) / logged.std())
@@ -148,7 +154,7 @@ def test_correlated_metrics_are_grouped_when_asked(sim):
     rng = np.random.default_rng(0)
     twin = table.assign(adoption_copy=table["adoption"] + rng.normal(0, 0.01, len(table)))
     cfg = {"factors": ["adoption", "adoption_copy", "nps", "noise_a"], "categorical": [], "group_correlated": 0.9}
-    model = d.RenewalDrivers(cfg).fit(twin)
+    model = drivers(cfg).fit(twin)
     assert "adoption + adoption_copy" in model.summary.index
     assert {"nps", "noise_a"} <= set(model.summary.index)
     grouped = model.problems_[model.problems_["problem"] == "correlated metrics grouped"]
@@ -158,7 +164,7 @@ def test_correlated_metrics_are_grouped_when_asked(sim):
 def test_exactly_collinear_columns_are_dropped(sim):
     table, _ = sim
     cfg = {"factors": ["adoption", "nps", "nps_twice"], "categorical": []}
-    model = d.RenewalDrivers(cfg).fit(table.assign(nps_twice=2 * table["nps"] + 1))
+    model = drivers(cfg).fit(table.assign(nps_twice=2 * table["nps"] + 1))
     collinear = model.problems_[model.problems_["problem"] == "collinear"]
     assert len(collinear) == 1 and collinear["factor"].iloc[0] in ("nps", "nps_twice")
     assert np.isfinite(model.summary["std_error"]).all()
@@ -192,12 +198,31 @@ def test_predictions_are_indexed_like_the_input_and_handle_new_levels(fitted, si
 
 def test_config_is_validated():
     with pytest.raises(ConfigError, match="drivers.factors"):
-        d.driver_config({"factors": "everything"})
+        defaults().updated(drivers={"factors": "everything"})
     with pytest.raises(ConfigError, match="holdout_share"):
-        d.driver_config({"holdout_share": 0.9})
+        defaults().updated(drivers={"holdout_share": 0.9})
     with pytest.raises(ConfigError, match="group_correlated"):
-        d.driver_config({"group_correlated": 0.2})
-    assert d.driver_config({})["min_events_per_factor"] == 10
+        defaults().updated(drivers={"group_correlated": 0.2})
+    assert defaults().drivers.min_events_per_factor == 10
+
+
+def test_models_are_built_from_the_drivers_section_and_refuse_before_fit():
+    section = defaults().drivers.updated(alpha=0.01, gbm={"max_iter": 7})
+    model = d.RenewalDrivers.from_params(section)
+    assert model.alpha == 0.01 and model.factors == section.factors and model.n_reasons == section.n_reasons
+    check = d.NonlinearCheck.from_params(section, seed=5)
+    assert check.seed == 5 and check.gbm["max_iter"] == 7 and check.holdout_share == section.holdout_share
+    with pytest.raises(TypeError, match="seed"):
+        d.NonlinearCheck.from_params(section)
+    for attribute in ("params_", "summary", "baseline_log_odds_"):
+        with pytest.raises(NotFittedError):
+            _ = getattr(model, attribute)
+    with pytest.raises(NotFittedError):
+        model.predict_proba(pd.DataFrame())
+    with pytest.raises(NotFittedError):
+        _ = check.importance_
+    with pytest.raises(NotFittedError):
+        d.DriverDesign.from_params(section).transform(pd.DataFrame())
 
 
 def test_wald_p_matches_the_normal_reference(fitted):

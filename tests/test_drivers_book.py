@@ -15,10 +15,10 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
-from analysis import params as config
+from analysis import drivers as d
 from analysis.data.features import build_contract_features, build_features
-from analysis.data.io import load_book
-from analysis.drivers import models as d
+from analysis.data.io import default_as_of, load_book
+from analysis.params import defaults
 
 POWER_Z = 3.3  # a driver whose expected |z| is at least this is found (BH, 5%) with >90% probability
 
@@ -35,11 +35,15 @@ def truth(book_dir):
 
 @pytest.fixture(scope="module")
 def contracts(book_dir, truth):
-    return build_contract_features(load_book(book_dir), lead_days=truth["lead_days"])
+    margin = defaults().features.subscription_margin
+    return build_contract_features(load_book(book_dir), truth["lead_days"], margin)
 
 
-def spec(truth: dict) -> dict:
-    return {"factors": list(truth["log_odds_per_unit"]) + truth["noise_features"], "categorical": [], "log1p": []}
+def spec(truth: dict) -> d.RenewalDrivers:
+    section = defaults().drivers.updated(
+        factors=list(truth["log_odds_per_unit"]) + truth["noise_features"], categorical=[], log1p=[]
+    )
+    return d.RenewalDrivers.from_params(section)
 
 
 def per_sd(contracts: pd.DataFrame, truth: dict) -> pd.Series:
@@ -52,7 +56,7 @@ def per_sd(contracts: pd.DataFrame, truth: dict) -> pd.Series:
 
 
 def test_planted_drivers_recovered(contracts, truth):
-    s = d.RenewalDrivers(spec(truth)).fit(contracts).summary
+    s = spec(truth).fit(contracts).summary
     true = per_sd(contracts, truth)
     noise = truth["noise_features"]
     # Seven intervals that must hold together: Bonferroni keeps the joint level at 95%
@@ -83,7 +87,7 @@ def test_intervals_cover_the_truth_on_this_books_features(contracts, truth):
     z, false_alarm = [], 0
     for _ in range(30):
         u = rng.random(decision.max() + 1)[decision]
-        s = d.RenewalDrivers(spec(truth)).fit(contracts.assign(renewed=(u < expit(eta)).astype(int))).summary
+        s = spec(truth).fit(contracts.assign(renewed=(u < expit(eta)).astype(int))).summary
         z.append((s.loc[true.index, "estimate"] - true) / s.loc[true.index, "std_error"])
         false_alarm += int((s.loc[truth["noise_features"], "p_adjusted"] < 0.05).any())
     z = pd.DataFrame(z)
@@ -97,13 +101,10 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
     """The shipped drivers config (logged counts, categories, engagement factors) runs end to end on the
     book: strongly planted drivers lead the findings in the planted direction, noise does not, and every
     open account gets reasons."""
-    cfg = {
-        **config.section(config.load_params(), "drivers"),
-        "gbm": {"max_iter": 60, "early_stopping": False},
-        "permutation_repeats": 3,
-        "pd_max_rows": 500,
-    }
-    result = d.analyse(contracts, cfg)
+    section = defaults().drivers.updated(
+        gbm={"max_iter": 60, "early_stopping": False}, permutation_repeats=3, pd_max_rows=500
+    )
+    result = d.analyse_contracts(contracts, section, seed=defaults().seed)
     assert result.model is not None and not (result.problems["severity"] == "fatal").any()
     s = result.model.summary
     clear = s[s["direction"] != "no clear effect"].sort_values("rank")
@@ -118,7 +119,8 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
     assert set(fitted["factor"]) <= set(clear.index)  # segments refit the clear drivers only (stability_factors)
     assert not result.flips["sign_flip"].any()  # the planted effects are the same in every segment
 
-    snapshot = build_features(load_book(book_dir))
+    book = load_book(book_dir)
+    snapshot = build_features(book, default_as_of(book), defaults().features.subscription_margin)
     reasons = d.open_account_reasons(result.model, snapshot)
     open_ = snapshot[snapshot["next_renewal_date"].notna()]
     assert list(reasons.columns) == d.REASON_COLUMNS
@@ -129,3 +131,40 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
     assert reasons.groupby(["account_id", "side"]).size().max() <= 3
     assert reasons["renewal_probability"].between(0, 1).all()
     assert set(reasons["factor"]) <= set(clear["variable"])
+
+
+def test_facade_gives_the_catalog_tables_of_the_notebook(small_book):
+    """``analyse(run)``: contracts decided before the run's as-of date with the one lead time, every
+    table the catalog gives the notebook (with its promised columns), dummies named column=level."""
+    from dataclasses import dataclass
+
+    from analysis import catalog
+
+    params = defaults().updated(drivers={"gbm": {"max_iter": 40, "early_stopping": False}, "permutation_repeats": 2})
+
+    @dataclass
+    class Run:  # the RunInputs protocol, without a run folder
+        book: object
+        as_of: object
+        params: object
+
+        def read(self, name):
+            return None
+
+        def snapshot(self):
+            return build_features(self.book, self.as_of, self.params.features.subscription_margin)
+
+    run = Run(small_book, default_as_of(small_book), params)
+    result = d.analyse(run)
+    assert result.model is not None and result.lead_days == params.features.renewal_lead_days
+    contracts = d.load_contracts(small_book, run.as_of, result.lead_days, params.features.subscription_margin)
+    assert result.n_decided == len(contracts) == result.model.n_contracts_
+    assert (contracts["end"] < pd.Timestamp(run.as_of)).all()
+    tables = result.tables()
+    assert sorted(tables) == sorted(catalog.writes(catalog.DRIVERS))
+    for name, table in tables.items():
+        catalog.check_columns(table, name)
+    drivers = tables["drivers"]
+    levels = drivers[drivers["kind"] == "category"]
+    assert len(levels) and all(f.startswith(f"{v}=") for f, v in zip(levels["factor"], levels["variable"]))
+    assert tables["renewal_reasons"]["account_id"].nunique() > 0

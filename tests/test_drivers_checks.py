@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from analysis.drivers import models as d
+from analysis import drivers as d
+from analysis.params import defaults
 
 PLANTED = list(d.SIM_BETA)
 FAST = {
@@ -22,6 +23,11 @@ FAST = {
     "pd_grid": 12,
     "pd_max_rows": 800,
 }
+
+
+def section(config: dict):
+    """The shipped drivers section with ``config`` changed (validated)."""
+    return defaults().drivers.updated(**config)
 
 
 def resample_outcome(table: pd.DataFrame, eta: np.ndarray, seed: int) -> pd.DataFrame:
@@ -54,7 +60,7 @@ def analysis(curved):
         "categorical": ["industry"],
         "stability_by": ["size_band"],
     }
-    return d.analyse(curved, cfg)
+    return d.analyse_contracts(curved, section(cfg), seed=defaults().seed)
 
 
 def test_holdout_is_the_later_contracts(analysis, curved):
@@ -102,7 +108,7 @@ def test_sign_flip_between_segments_is_flagged():
         "stability_by": ["size_band"],
         "stability_period": "half",
     }
-    stab = d.stability(table, cfg)
+    stab = d.stability(table, section(cfg))
     assert set(stab["split"]) == {"size_band", "period"}
     assert (stab["status"] == "fitted").all()
     assert not stab.loc[stab["split"] == "size_band", "factor"].str.startswith("size_band").any()
@@ -121,7 +127,7 @@ def test_small_segment_is_skipped_with_its_reason():
     table, _ = d.simulate_contracts(3000, seed=4)
     table = table.assign(region=np.where(np.arange(len(table)) < 60, "tiny", "big"))
     stab = d.stability(
-        table, {"factors": PLANTED, "categorical": [], "stability_by": ["region"], "stability_period": None}
+        table, section({"factors": PLANTED, "categorical": [], "stability_by": ["region"], "stability_period": None})
     )
     tiny = stab[stab["segment"] == "tiny"]
     assert len(tiny) == 1 and tiny["status"].iloc[0].startswith("skipped: ")

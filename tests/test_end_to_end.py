@@ -18,17 +18,17 @@ import pytest
 from _e2e import FIRST, IMG, SCRIPT, SECOND
 from bs4 import BeautifulSoup
 
-from analysis.params import NOTEBOOKS_DIR, load_params
-from analysis.report import exports
-from analysis.report import i18n as i18n
+from analysis.params import load_params
+from analysis.paths import NOTEBOOKS_DIR
+from analysis.report import exports, i18n
 from analysis.run import runs
 from analysis.scoring.tiers import GONE, NEW
 
 pytestmark = pytest.mark.slow
 
 PARAMS = load_params()
-CODES = i18n.tier_codes(PARAMS)
-TIER_NAMES = i18n.tier_names(PARAMS, "en")
+CODES = i18n.tier_codes(PARAMS.scoring)
+TIER_NAMES = i18n.tier_names(PARAMS.scoring, "en")
 
 
 def page_text(path: Path) -> str:
@@ -108,8 +108,8 @@ def test_second_report_compares_with_the_first_runs_tables(e2e):
     moves = e2e.table("second", "report_changes_upgrades")
     assert set(moves["account"]) <= set(common[step < 0])
 
-    worst = list(i18n.band_names(PARAMS))[-1]
-    threshold = PARAMS["report"]["at_risk_threshold"]
+    worst = list(i18n.band_names(PARAMS.scoring))[-1]
+    threshold = PARAMS.report.at_risk_threshold
 
     def at_risk(run):
         s = e2e.table(run, "scored_accounts").set_index("account_id")
@@ -119,7 +119,7 @@ def test_second_report_compares_with_the_first_runs_tables(e2e):
     newly = at_risk("second") - at_risk("first")
     assert set(e2e.table("second", "report_changes_new_at_risk_all")["account"]) == newly
     shown_new = e2e.table("second", "report_changes_new_at_risk")
-    assert set(shown_new["account"]) <= newly and len(shown_new) == min(len(newly), PARAMS["report"]["n_moves"])
+    assert set(shown_new["account"]) <= newly and len(shown_new) == min(len(newly), PARAMS.report.n_moves)
     assert i18n.t("new_at_risk_sentence", n=len(newly)) in page_text(e2e.report("second"))
 
 
@@ -174,7 +174,7 @@ def test_same_data_parameters_and_seed_give_identical_exports_and_tables(e2e):
 
 def test_scored_accounts_export_has_the_crm_columns(e2e):
     frame = read_export(e2e.path("second"), "scored_accounts")
-    contrib = [f"contrib_{c}" for c in PARAMS["scoring"]["criteria"]]
+    contrib = [f"contrib_{c}" for c in PARAMS.scoring.criteria]
     assert frame.columns.tolist() == exports.SCORED_COLUMNS[:6] + contrib + exports.SCORED_COLUMNS[6:]
     scored = e2e.table("second", "scored_accounts")
     assert frame["account_id"].tolist() == sorted(scored["account_id"])
@@ -254,6 +254,6 @@ def test_chinese_report_has_chinese_headings_and_tier_names(e2e):
     text = page_text(Path(e2e.zh_report))
     for key in ("report_title", "h_headline", "h_pyramid", "h_changes", "h_drivers", "h_playbook"):
         assert i18n.t(key, "zh") in text, key
-    for name in i18n.tier_names(PARAMS, "zh").values():
+    for name in i18n.tier_names(PARAMS.scoring, "zh").values():
         assert name in text
     assert i18n.t("h_headline", "en") not in text

@@ -10,8 +10,10 @@ import pytest
 from analysis.data import features
 from analysis.data.io import export_duckdb, load_book, write_book
 from analysis.errors import InsufficientDataError, MissingTableError
+from analysis.params import defaults
 
-AS_OF = "2024-07-01"
+AS_OF = dt.date(2024, 7, 1)
+MARGIN = defaults().features.subscription_margin
 
 
 def _mask_after(folder, out, as_of):
@@ -42,8 +44,8 @@ def _mask_after(folder, out, as_of):
 
 
 def test_deleting_every_row_after_as_of_leaves_features_identical(small_book_dir, small_book, tmp_path):
-    full = features.build_features(small_book, AS_OF)
-    masked = features.build_features(load_book(_mask_after(small_book_dir, tmp_path / "masked", AS_OF)), AS_OF)
+    full = features.build_features(small_book, AS_OF, MARGIN)
+    masked = features.build_features(load_book(_mask_after(small_book_dir, tmp_path / "masked", AS_OF)), AS_OF, MARGIN)
     pd.testing.assert_frame_equal(full, masked, check_dtype=False)
 
 
@@ -60,15 +62,15 @@ def test_csv_parquet_and_duckdb_give_identical_features(small_book_dir, small_bo
     shutil.copy(small_book_dir / "extract.json", tmp_path / "csv" / "extract.json")
     db = export_duckdb(small_book, tmp_path / "book.duckdb")
     shutil.copy(small_book_dir / "extract.json", tmp_path / "extract.json")
-    reference = features.build_features(small_book, AS_OF)
+    reference = features.build_features(small_book, AS_OF, MARGIN)
     for source in (tmp_path / "csv", db):
-        other = features.build_features(load_book(source), AS_OF)
+        other = features.build_features(load_book(source), AS_OF, MARGIN)
         pd.testing.assert_frame_equal(reference, other, check_dtype=False, check_exact=False, rtol=1e-9)
 
 
 def test_contract_features_match_the_generators_truth(small_book_dir, small_book):
     """The renewal drivers as the generator planted them equal the features the analyses see."""
-    table = features.build_contract_features(small_book, lead_days=90)
+    table = features.build_contract_features(small_book, 90, MARGIN)
     truth = pd.read_csv(small_book_dir / "ground_truth_decisions.csv", parse_dates=["end", "cutoff"])
     merged = table.reset_index().merge(truth, on=["account_id", "end"], suffixes=("", "_true"))
     assert merged[["account_id", "end"]].drop_duplicates().shape[0] == len(truth)
@@ -89,13 +91,13 @@ def test_contract_features_match_the_generators_truth(small_book_dir, small_book
 
 
 def test_contract_features_respect_decided_before(small_book):
-    table = features.build_contract_features(small_book, decided_before=AS_OF)
+    table = features.build_contract_features(small_book, 90, MARGIN, decided_before=AS_OF)
     assert (table["end"] < pd.Timestamp(AS_OF)).all()
     assert (table["cutoff"] == table["end"] - pd.Timedelta(days=90)).all()
 
 
 def test_feature_values_on_a_hand_checked_account(small_book):
-    feats = features.build_features(small_book, AS_OF)
+    feats = features.build_features(small_book, AS_OF, MARGIN)
     account = feats[feats["frequency"] >= 2].index[0]
     orders = small_book.df("orders").query("account_id == @account and date < @AS_OF")
     days = orders.groupby("date")["amount"].sum().sort_index()
@@ -107,7 +109,7 @@ def test_feature_values_on_a_hand_checked_account(small_book):
 
 
 def test_outcomes_come_from_after_as_of(small_book):
-    out = features.build_outcomes(small_book, AS_OF)
+    out = features.build_outcomes(small_book, AS_OF, MARGIN)
     assert (out["next_renewal_date"] >= pd.Timestamp(AS_OF)).all()
     churned = out[out["churned"]]
     assert (churned["churn_date"] > pd.Timestamp(AS_OF)).all()
@@ -115,7 +117,7 @@ def test_outcomes_come_from_after_as_of(small_book):
     assert set(out["renewed_next"].dropna().unique()) <= {0.0, 1.0}
     assert out["window_complete"].all()
     # Every account active at as-of has an outcome row; churned accounts are not in it.
-    feats = features.build_features(small_book, AS_OF)
+    feats = features.build_features(small_book, AS_OF, MARGIN)
     assert set(out.index) == set(feats.index[feats["is_active"]])
 
 
@@ -126,13 +128,15 @@ def test_lifetimes_known_at_as_of(small_book):
 
 
 def test_default_as_of_is_the_day_after_the_latest_date(small_book):
-    assert features.resolve_as_of(small_book, None) == dt.date(2026, 1, 1)
+    from analysis.data.io import default_as_of
+
+    assert default_as_of(small_book) == dt.date(2026, 1, 1)
 
 
 def test_missing_optional_table_gives_empty_columns_not_a_crash(small_book_dir, tmp_path):
     folder = tmp_path / "no_usage"
     shutil.copytree(small_book_dir, folder, ignore=shutil.ignore_patterns("usage"))
-    feats = features.build_features(load_book(folder), AS_OF)
+    feats = features.build_features(load_book(folder), AS_OF, MARGIN)
     assert feats["adoption_90d"].isna().all() and feats["nps_latest"].notna().any()
     with pytest.raises(MissingTableError, match="usage"):
         load_book(folder).require("usage")
@@ -140,7 +144,7 @@ def test_missing_optional_table_gives_empty_columns_not_a_crash(small_book_dir, 
 
 def test_as_of_before_any_account(small_book):
     with pytest.raises(InsufficientDataError, match="later --as-of"):
-        features.build_features(small_book, "1990-01-01")
+        features.build_features(small_book, dt.date.fromisoformat("1990-01-01"), MARGIN)
 
 
 def test_excel_exports_load_like_csv(tmp_path):
@@ -154,27 +158,38 @@ def test_excel_exports_load_like_csv(tmp_path):
             tmp_path / "xlsx" / f"{path.stem}.xlsx", index=False
         )
     shutil.copy(tmp_path / "csv" / "extract.json", tmp_path / "xlsx" / "extract.json")
-    from_csv = features.build_features(load_book(tmp_path / "csv"), "2025-06-01")
-    from_excel = features.build_features(load_book(tmp_path / "xlsx"), "2025-06-01")
+    from_csv = features.build_features(load_book(tmp_path / "csv"), dt.date.fromisoformat("2025-06-01"), MARGIN)
+    from_excel = features.build_features(load_book(tmp_path / "xlsx"), dt.date.fromisoformat("2025-06-01"), MARGIN)
     pd.testing.assert_frame_equal(from_csv, from_excel, check_dtype=False)
 
 
 def test_features_are_bit_identical_across_parallel_runs(small_book_dir):
     """Same data, same tables: sums are fixed-point, so DuckDB's thread timing cannot change a bit."""
     book = load_book(small_book_dir, threads=4)
-    first = features.build_features(book, AS_OF)
+    first = features.build_features(book, AS_OF, MARGIN)
     for _ in range(3):
-        assert features.build_features(book, AS_OF).equals(first)
-    assert features.build_outcomes(book, AS_OF).equals(features.build_outcomes(book, AS_OF))
+        assert features.build_features(book, AS_OF, MARGIN).equals(first)
+    assert features.build_outcomes(book, AS_OF, MARGIN).equals(features.build_outcomes(book, AS_OF, MARGIN))
 
 
-def test_snapshot_for_run_reads_back_exactly_what_was_built(small_book, tmp_path):
-    built = features.snapshot_for_run(small_book, AS_OF, tmp_path)
+def test_snapshot_is_built_once_per_run_and_read_back_exactly(small_book, tmp_path):
+    from analysis.catalog import RunTables
+    from analysis.run.notebook import NotebookRun
+
+    def notebook(name, as_of):
+        return NotebookRun(name, defaults(), as_of, small_book, RunTables(tmp_path, name))
+
+    built = notebook("01_data_quality", AS_OF).snapshot()
     assert (tmp_path / "tables" / "features_asof.parquet").exists()
-    again = features.snapshot_for_run(small_book, AS_OF, tmp_path)
+    again = notebook("04_churn_survival", AS_OF).snapshot()
     pd.testing.assert_frame_equal(built, again)
-    pd.testing.assert_frame_equal(built, features.build_features(small_book, AS_OF))
-    other = features.snapshot_for_run(small_book, "2024-01-01", tmp_path)  # another date is never served stale
+    pd.testing.assert_frame_equal(built, features.build_features(small_book, AS_OF, MARGIN))
+    other = notebook("04_churn_survival", dt.date(2024, 1, 1)).snapshot()  # another date is never served stale
     assert (other["as_of"] == pd.Timestamp("2024-01-01")).all()
-    kept = features.snapshot_for_run(small_book, AS_OF, tmp_path)  # ... nor does it replace the run's snapshot
+    kept = notebook("04_churn_survival", AS_OF).snapshot()  # ... nor does it replace the run's snapshot
     pd.testing.assert_frame_equal(built, kept)
+
+
+def test_functions_take_a_date_never_a_string(small_book):
+    with pytest.raises(TypeError, match="datetime.date"):
+        features.build_features(small_book, "2024-07-01", MARGIN)

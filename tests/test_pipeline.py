@@ -7,6 +7,7 @@ project's named kernelspec, about 2 s), copied into a temporary notebooks folder
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -22,8 +23,10 @@ import pandas as pd
 import pytest
 
 from analysis.errors import ConfigError, DataContractError, RunLockedError
-from analysis.params import PROJECT_ROOT
+from analysis.paths import PROJECT_ROOT
 from analysis.run import pipeline, runs
+
+pytestmark = pytest.mark.slow  # every test here starts a real kernel (about 2 s each)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 AS_OF = "2025-12-01"
@@ -296,9 +299,11 @@ def test_stale_temporary_run_is_moved_to_failed(tmp_path):
 def test_lock_message_names_the_holder(tmp_path):
     with runs.run_lock(tmp_path) as claim:
         claim("2025-12-31T120000_asof-2025-12-01")
-        with pytest.raises(RunLockedError, match=r"locked by run 2025-12-31T120000_asof-2025-12-01 \(pid \d+"):
-            with runs.run_lock(tmp_path):
-                pass
+        with (
+            pytest.raises(RunLockedError, match=r"locked by run 2025-12-31T120000_asof-2025-12-01 \(pid \d+"),
+            runs.run_lock(tmp_path),
+        ):
+            pass
     with runs.run_lock(tmp_path):  # released afterwards
         pass
 
@@ -368,12 +373,18 @@ def test_fingerprint_hashes_contents_not_just_sizes_and_times(tmp_path):
     assert runs.data_fingerprint(data)["sha256"] != first["sha256"]
 
 
-def test_as_of_is_normalised_or_derived_from_the_data(tmp_path):
-    data = make_data(tmp_path / "d")
-    assert pipeline.resolve_as_of(data, "2025-06-30") == ("2025-06-30", "argument")
-    assert pipeline.resolve_as_of(data, None) == ("2025-11-04", "data")  # day after the latest order
+def test_as_of_is_parsed_once_or_derived_from_the_data(tmp_path):
+    from analysis.data.io import load_book
+
+    book = load_book(make_data(tmp_path / "d"))
+    assert pipeline.resolve_as_of(book, "2025-11-30") == (dt.date(2025, 11, 30), "argument")
+    assert pipeline.resolve_as_of(book, None) == (dt.date(2025, 11, 4), "data")  # day after the latest order
     with pytest.raises(ConfigError, match="YYYY-MM-DD"):
-        pipeline.resolve_as_of(data, "31/12/2025")
+        pipeline.resolve_as_of(book, "31/12/2025")
+    with pytest.raises(ConfigError, match="after the data's extract date"):
+        pipeline.resolve_as_of(book, "2030-01-01")
+    with pytest.raises(ConfigError, match="earliest date in the data"):
+        pipeline.resolve_as_of(book, "1990-01-01")
 
 
 def test_bad_inputs_are_refused_before_anything_is_written(tmp_path):

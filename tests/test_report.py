@@ -3,7 +3,7 @@ Chinese texts, escaping of data text, CRM export columns, headline figures and t
 
 from __future__ import annotations
 
-import copy
+import datetime as dt
 import json
 import warnings
 
@@ -14,11 +14,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-from analysis import params as config
 from analysis import report
 from analysis.errors import ConfigError
-from analysis.report import exports, plotting
-from analysis.report import i18n as i18n
+from analysis.params import defaults
+from analysis.report import exports, i18n, plotting
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -29,11 +28,11 @@ SECTIONS = ("headline", "pyramid", "changes", "drivers", "at_risk", "traits", "p
 
 @pytest.fixture(scope="module")
 def params():
-    return config.load_params()
+    return defaults()
 
 
 def zh(params):
-    return {**copy.deepcopy(params), "language": "zh"}
+    return params.updated(language="zh")
 
 
 def scored(
@@ -69,6 +68,9 @@ def run_tables(**overrides) -> dict[str, pd.DataFrame]:
             }
         ),
         "scored_accounts": scored(),
+        "scoring_weights_used": pd.DataFrame(
+            {"weighting": "expert", "criterion": ["revenue_12m", "margin_12m"], "weight": [0.6, 0.4]}
+        ),
         "clv_accounts": pd.DataFrame(
             {
                 "account_id": IDS,
@@ -188,7 +190,7 @@ def all_sections(ctx):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_section_says_why_when_the_run_has_no_tables(params, lang):
-    ctx = ctx_for({**params, "language": lang}, tables={})
+    ctx = ctx_for(params.updated(language=lang), tables={})
     sections = all_sections(ctx)
     assert set(sections) == set(SECTIONS)
     missing = {k: s for k, s in sections.items() if k != "playbook"}  # the playbook comes from the config
@@ -197,7 +199,7 @@ def test_every_section_says_why_when_the_run_has_no_tables(params, lang):
         assert sec.note.startswith(i18n.t("not_available", lang, why="")[:3]), (key, sec.note)
         html_text = report.section_html(sec, lang, with_tables=True)
         assert "report-note" in html_text and sec.title in html_text
-    assert "04_renewal_drivers" in sections["drivers"].note and "drivers" in sections["drivers"].note
+    assert "05_renewal_drivers" in sections["drivers"].note and "drivers" in sections["drivers"].note
     assert "scored_accounts" in sections["pyramid"].note
     assert sections["changes"].note == i18n.t("not_available", lang, why=i18n.t("why_no_previous", lang))
     assert sections["playbook"].available  # no run table needed
@@ -282,8 +284,11 @@ def test_renewal_history_counts_decisions_in_the_trailing_year_only():
             "renewal_outcome": ["renewed", "not_renewed", "renewed", "renewed", "open", "not_renewed"],
         }
     )
-    out = report.renewal_history(contracts, AS_OF).set_index("account_id")
-    # 2024-12-01 is exactly 365 days before as-of (in), 2025-12-01 is the as-of day (not yet decided), open is undecided.
+    from analysis.data.history import renewal_history
+
+    out = renewal_history(contracts, dt.date.fromisoformat(AS_OF), 365)
+    # 2024-12-01 is exactly 365 days before as-of (in), 2025-12-01 is the as-of day (not yet decided),
+    # open is undecided.
     assert out.loc["A", "decided"] == 2 and out.loc["A", "renewed"] == 1 and out.loc["A", "churned_value"] == 20.0
     assert out.loc["B", "decided"] == 1 and out.loc["C", "churned_value"] == 60.0
 
@@ -298,9 +303,9 @@ def test_pyramid_shares_and_rates(params):
     assert table.loc["ordinary", "renewal_rate"] == pytest.approx(0.0)  # A5: 0 of 1
     assert table.loc["small", "renewal_rate"] == pytest.approx(0.5)  # A7: 1 of 2
     assert table.loc["ordinary", "share_health_risk"] == pytest.approx(1 / 3)
-    assert table["tier"].tolist() == list(i18n.tier_names(params, "en").values())
+    assert table["tier"].tolist() == list(i18n.tier_names(params.scoring, "en").values())
     assert report.pyramid_section(ctx_for(zh(params))).tables["pyramid"]["tier"].tolist() == list(
-        i18n.tier_names(params, "zh").values()
+        i18n.tier_names(params.scoring, "zh").values()
     )
 
 
@@ -339,7 +344,11 @@ def test_drivers_ranked_by_effect_clear_ones_first(params):
     assert f["finding"].iloc[0].startswith("Adoption")  # notebook 04's own sentence in English
     assert "3 of 5" in sec.text[0]
     zh_sec = report.drivers_section(ctx_for(zh(params)))
-    assert zh_sec.tables["findings"]["finding"].iloc[0].startswith(i18n.feature_label("adoption_90d", "zh", params))
+    assert (
+        zh_sec.tables["findings"]["finding"]
+        .iloc[0]
+        .startswith(i18n.feature_label("adoption_90d", "zh", params.scoring))
+    )
     assert zh_sec.tables["findings"]["direction"].iloc[0] == "提高续约"
     assert report.unit_text("+1 SD = 0.2", "zh") == "+1 个标准差 = 0.2"
     assert report.unit_text("vs finance", "zh") == "相对于 finance"
@@ -393,30 +402,32 @@ def test_i18n_has_the_same_keys_and_placeholders_in_every_language():
 
 
 def test_config_names_every_tier_band_and_playbook_in_both_languages(params):
-    codes = i18n.tier_codes(params)
+    codes = i18n.tier_codes(params.scoring)
     assert codes
     for lang in i18n.LANGUAGES:
-        names = i18n.tier_names(params, lang)
+        names = i18n.tier_names(params.scoring, lang)
         assert list(names) == codes and all(names[c] != c for c in codes)
-        books = i18n.playbooks(params, lang)
+        books = i18n.playbooks(params.scoring, lang)
         assert all(books.get(c) for c in codes)
-        assert len(i18n.band_names(params, lang)) >= 2
-    assert i18n.tier_names(params, "zh")[codes[0]] != i18n.tier_names(params, "en")[codes[0]]
+        assert len(i18n.band_names(params.scoring, lang)) >= 2
+    assert i18n.tier_names(params.scoring, "zh")[codes[0]] != i18n.tier_names(params.scoring, "en")[codes[0]]
     assert i18n.feature_label("adoption_90d", "zh") == "功能采用率（90天）"
-    assert i18n.feature_label("revenue_12m", "zh", params) == "年销售额"  # the config's label_zh wins
-    assert i18n.feature_label("industry: retail", "en") == "Industry: retail"
+    assert i18n.feature_label("revenue_12m", "zh", params.scoring) == "年销售额"  # the config's label_zh wins
+    assert i18n.feature_label("industry=retail", "en") == "Industry: retail"
 
 
 def test_unknown_language_and_bad_report_settings_are_refused(params):
-    with pytest.raises(ConfigError, match="language must be one of"):
-        i18n.language({**params, "language": "fr"})
-    with pytest.raises(ConfigError, match="report.n_at_risk must be a whole number"):
-        report.report_settings({**params, "report": {"n_at_risk": 0}})
-    with pytest.raises(ConfigError, match="report.at_risk_threshold must be a share"):
-        report.report_settings({**params, "report": {"at_risk_threshold": 1.5}})
-    with pytest.raises(ConfigError, match="report.colour is not a report setting"):
-        report.report_settings({**params, "report": {"colour": "red"}})
-    assert report.report_settings({**params, "survival": {"at_risk_window_days": 60}})["at_risk_days"] == 60
+    from analysis.params import load_params
+
+    with pytest.raises(ConfigError, match="language: Input should be 'en' or 'zh'"):
+        load_params(overrides={"language": "fr"})
+    with pytest.raises(ConfigError, match="report.n_at_risk: Input should be greater than 0"):
+        load_params(overrides={"report.n_at_risk": 0})
+    with pytest.raises(ConfigError, match="report.at_risk_threshold: Input should be less than or equal to 1"):
+        load_params(overrides={"report.at_risk_threshold": 1.5})
+    with pytest.raises(ConfigError, match="report.colour: unknown key"):
+        load_params(overrides={"report.colour": "red"})
+    assert load_params(overrides={"survival.at_risk_window_days": 60}).report.at_risk_days == 60
 
 
 # --- exports -------------------------------------------------------------------------------
@@ -424,7 +435,7 @@ def test_unknown_language_and_bad_report_settings_are_refused(params):
 
 def test_scored_accounts_export_columns_and_values(params):
     frame, notes = exports.scored_accounts_export(run_tables(), params, NAMES)
-    contrib = [f"contrib_{c}" for c in params["scoring"]["criteria"]]
+    contrib = [f"contrib_{c}" for c in params.scoring.criteria]
     assert list(frame.columns) == exports.SCORED_COLUMNS[:6] + contrib + exports.SCORED_COLUMNS[6:]
     assert frame["account_id"].tolist() == sorted(IDS)
     row = frame.set_index("account_id").loc["A5"]
@@ -529,7 +540,7 @@ def test_plots_draw_with_chinese_labels(params):
         )
         forest = report.drivers_section(ctx_for(zh(params))).data["forest"]
         ax2 = plotting.plot_forest(forest, i18n.t("forest_title", "zh"), i18n.t("forest_xlabel", "zh"))
-        assert [t.get_text() for t in ax.get_yticklabels()] == list(i18n.tier_names(params, "zh").values())
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(i18n.tier_names(params.scoring, "zh").values())
         assert ax2.get_xscale() == "log" and len(ax2.get_yticklabels()) == len(forest)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -569,6 +580,8 @@ def test_top_reasons_read_value_typical_and_odds_multiplier(params):
             "sentence": ["s1", "s2", "s3"],
         }
     )
-    en = exports.top_reasons(reasons, None, "en", params)
+    en = exports.top_reasons(reasons, None, "en", params.scoring)
     assert en["A1"] == "Feature usage 0.34 (typical 0.533) x0.47; NPS 5 (typical 7.9) x0.80"
-    assert exports.top_reasons(reasons, None, "zh", params)["A1"].startswith("功能使用 0.34 (典型值 0.533) x0.47")
+    assert exports.top_reasons(reasons, None, "zh", params.scoring)["A1"].startswith(
+        "功能使用 0.34 (典型值 0.533) x0.47"
+    )

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis import params as config
 from analysis.errors import ConfigError, DataContractError
+from analysis.params import CriterionParams
 from analysis.scoring import score as scoring
 
 IDX = pd.Index(["a1", "a2", "a3"], name="account_id")
+POLICY = {"missing": "neutral", "neutral_value": 0.5, "zscore_clip": 3.0, "normalise_weights": False}
+CRITERION = {"direction": "benefit", "normalise": "percentile"}  # what a criterion that says nothing else means here
 
 
 def spec_of(criteria: dict, **policy) -> scoring.ScoringSpec:
-    return scoring.parse_spec({"criteria": criteria, **policy})
+    typed = {name: CriterionParams(**{**CRITERION, **c}) for name, c in criteria.items()}
+    return scoring.ScoringSpec.from_criteria(typed, **{**POLICY, **policy})
+
+
+def invalid(**scoring_changes) -> str:
+    """The ConfigError of the shipped parameters with some scoring keys replaced (not merged)."""
+    raw = config.raw_params()
+    raw["scoring"].update(scoring_changes)
+    with pytest.raises(ConfigError) as err:
+        config.validate_params(raw)
+    return str(err.value)
 
 
 def frame(**cols) -> pd.DataFrame:
@@ -140,25 +155,29 @@ def test_weights_passed_in_are_validated():
         scoring.score_accounts(f, spec, {"a": 0.5, "c": 0.5})
     with pytest.raises(ConfigError, match="sum to 0.9, not 1"):
         scoring.score_accounts(f, spec, {"a": 0.5, "b": 0.4})
-    ok = scoring.score_accounts(
-        f, scoring.parse_spec({"criteria": {"a": {}, "b": {}}, "normalise_weights": True}), {"a": 2, "b": 2}
-    )
+    ok = scoring.score_accounts(f, spec_of({"a": {}, "b": {}}, normalise_weights=True), {"a": 2, "b": 2})
     assert ok.attrs["weights"] == {"a": 0.5, "b": 0.5}
 
 
 def test_config_errors_name_the_problem():
-    with pytest.raises(ConfigError, match=r"direction must be one of \['benefit', 'cost'\]"):
-        spec_of({"a": {"direction": "up"}})
-    with pytest.raises(ConfigError, match="normalise must be one of"):
-        spec_of({"a": {"normalise": "rank"}})
-    with pytest.raises(ConfigError, match="bounds"):
-        spec_of({"a": {"normalise": "range"}})
-    with pytest.raises(ConfigError, match=r"unknown keys \['wieght'\]"):
-        spec_of({"a": {"wieght": 1}})
-    with pytest.raises(ConfigError, match="missing must be one of"):
-        spec_of({"a": {}}, missing="drop")
-    with pytest.raises(ConfigError, match="at least one criterion"):
-        scoring.parse_spec({"criteria": {}})
+    # The parameter model validates the criteria once (analysis.params); each message names the
+    # dotted key and what is allowed there.
+    def crit(**c):
+        return {"a": {**CRITERION, "weight": 1.0, **c}}
+
+    assert re.search(
+        r"scoring\.criteria\.a\.direction: Input should be 'benefit' or 'cost'", invalid(criteria=crit(direction="up"))
+    )
+    assert re.search(
+        r"scoring\.criteria\.a\.normalise: Input should be 'minmax', 'percentile'",
+        invalid(criteria=crit(normalise="rank")),
+    )
+    assert "bounds" in invalid(criteria=crit(normalise="range"))
+    assert re.search(
+        r"scoring\.criteria\.a\.wieght: unknown key\. Did you mean 'weight'\?", invalid(criteria=crit(wieght=1))
+    )
+    assert re.search(r"scoring\.missing: Input should be 'neutral' or 'renormalise'", invalid(missing="drop"))
+    assert re.search(r"scoring\.criteria: Dictionary should have at least 1 item", invalid(criteria={}))
 
 
 def test_missing_feature_column_lists_available_columns():
@@ -168,8 +187,8 @@ def test_missing_feature_column_lists_available_columns():
 
 
 def test_default_config_criteria_and_weights():
-    section = config.load_params()["scoring"]
-    spec = scoring.parse_spec(section)
+    section = config.defaults().scoring
+    spec = scoring.ScoringSpec.from_params(section)
     assert spec.names == [
         "revenue_12m",
         "margin_12m",
@@ -195,27 +214,33 @@ def test_percentile_matches_average_ranks_with_ties_and_missing_and_any_referenc
     assert np.isnan(own.iloc[-1])
 
 
-def test_notebook_settings_apply_and_validate_overrides():
+def test_notebook_overrides_apply_and_validate():
+    # The notebook's `overrides` (dotted keys) replace the old settings() helper: the parameter
+    # model merges and validates them once.
     params = config.load_params()
-    section, lang = scoring.settings(
-        params,
-        weight_method="blend",
-        calibration_outcome="margin",
-        language="zh",
-        expert_weights="{revenue_12m: 0.5, margin_12m: 0.5}",
-        blend_mix=0.25,
+    expert = {f"scoring.criteria.{name}.weight": 0.0 for name in params.scoring.criteria}
+    expert.update({"scoring.criteria.revenue_12m.weight": 0.5, "scoring.criteria.margin_12m.weight": 0.5})
+    changed = config.load_params(
+        overrides={
+            "scoring.weights.method": "blend",
+            "scoring.weights.calibration.outcome": "margin",
+            "language": "zh",
+            "scoring.weights.blend_mix": 0.25,
+            **expert,
+        }
     )
-    assert lang == "zh" and section["weights"]["method"] == "blend" and section["weights"]["blend_mix"] == 0.25
-    assert section["weights"]["calibration"]["outcome"] == "margin"
-    assert section["weights"]["calibration"]["n_boot"] == params["scoring"]["weights"]["calibration"]["n_boot"]
-    weights = scoring.parse_spec(section).config_weights()
+    section, lang = changed.scoring, changed.language
+    assert lang == "zh" and section.weights.method == "blend" and section.weights.blend_mix == 0.25
+    assert section.weights.calibration.outcome == "margin"
+    assert section.weights.calibration.n_boot == params.scoring.weights.calibration.n_boot
+    weights = scoring.ScoringSpec.from_params(section).config_weights()
     assert weights["revenue_12m"] == 0.5 and weights["tenure_days"] == 0.0
-    assert params["scoring"]["criteria"]["tenure_days"]["weight"] == 0.10  # the loaded config is not modified
-    with pytest.raises(ConfigError, match="weight_method must be one of"):
-        scoring.settings(params, weight_method="gut feeling")
-    with pytest.raises(ConfigError, match=r"unknown criteria \['sales'\]"):
-        scoring.settings(params, expert_weights="{sales: 1.0}")
-    with pytest.raises(ConfigError, match="sum to 0.8, not 1"):
-        scoring.settings(params, expert_weights="{revenue_12m: 0.8}")
-    with pytest.raises(ConfigError, match="must be a mapping"):
-        scoring.settings(params, expert_weights="0.5")
+    assert params.scoring.criteria["tenure_days"].weight == 0.10  # the loaded config is not modified
+    with pytest.raises(ConfigError, match=r"scoring\.weights\.method: Input should be 'expert', 'equal'"):
+        config.load_params(overrides={"scoring.weights.method": "gut feeling"})
+    with pytest.raises(ConfigError, match=r"scoring\.criteria\.sales\.direction: missing"):
+        config.load_params(overrides={"scoring.criteria.sales.weight": 1.0})
+    with pytest.raises(ConfigError, match=r"must sum to 1, got 0\.8"):
+        config.load_params(overrides={**expert, "scoring.criteria.margin_12m.weight": 0.3})
+    with pytest.raises(ConfigError, match=r"scoring\.criteria\.revenue_12m: Input should be a valid dictionary"):
+        config.load_params(overrides={"scoring.criteria.revenue_12m": 0.5})

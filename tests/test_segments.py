@@ -6,21 +6,25 @@ deviations in the signal columns, plus two pure-noise columns (region, noise_1).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from analysis.errors import ConfigError, DataContractError, InsufficientDataError
-from analysis.segments import clusters as sg
+from analysis import segments as sg
+from analysis.errors import ConfigError, DataContractError, InsufficientDataError, NotFittedError
+from analysis.params import defaults
 
 
-def settings(**kw) -> sg.SegmentSettings:
-    base = dict(features=sg.SIM_SIGNAL_FEATURES, log_features=sg.SIM_LOG, k_range=(2, 6), seed=3)
-    return sg.SegmentSettings(**{**base, **kw})
+def settings(**kw) -> dict:
+    """Keyword arguments of a SegmentModel (flat, scikit-learn style)."""
+    base = {"features": sg.SIM_SIGNAL_FEATURES, "log_features": sg.SIM_LOG, "k_range": (2, 6), "seed": 3}
+    return {**base, **kw}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def book() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(book) -> sg.SegmentModel:
-    return sg.SegmentModel(settings()).fit(book)
+    return sg.SegmentModel(**settings()).fit(book)
 
 
 # --- preprocessing ---------------------------------------------------------------------------
@@ -86,12 +90,12 @@ def test_kmeans_with_silhouette_recovers_the_planted_segments(model, book):
 def test_noise_columns_blur_the_silhouette_choice(model, book):
     # With two noise columns in the features the silhouette prefers a coarser split: the reason
     # docs/segments.md asks analysts to cluster on chosen behaviour, not on every column.
-    noisy = sg.SegmentModel(settings(features=sg.SIM_FEATURES)).fit(book)
+    noisy = sg.SegmentModel(**settings(features=sg.SIM_FEATURES)).fit(book)
     assert noisy.selection_["kmeans_silhouette"].max() < model.selection_["kmeans_silhouette"].max()
 
 
 def test_gaussian_mixture_path_recovers_the_segments_at_a_given_k(book):
-    gmm = sg.SegmentModel(settings(algorithm="gmm", k=4, covariance_type="diag")).fit(book)
+    gmm = sg.SegmentModel(**settings(algorithm="gmm", k=4, covariance_type="diag")).fit(book)
     assert gmm.selection_ is None and gmm.k_ == 4
     assert adjusted_rand_score(book["segment"], gmm.labels_) >= 0.9
     proba = gmm.predict_proba(book.head(50))
@@ -109,12 +113,12 @@ def test_clusters_are_numbered_by_mean_value_highest_first(model):
 
 def test_refit_gives_identical_labels_whatever_the_row_order(model, book):
     shuffled = book.sample(frac=1.0, random_state=5)
-    again = sg.SegmentModel(settings()).fit(shuffled)
+    again = sg.SegmentModel(**settings()).fit(shuffled)
     pd.testing.assert_series_equal(again.labels_, model.labels_)
 
 
 def test_a_different_seed_cannot_swap_cluster_numbers(model, book):
-    other = sg.SegmentModel(settings(seed=99)).fit(book)
+    other = sg.SegmentModel(**settings(seed=99)).fit(book)
     # Raw K-means component ids depend on the seed; the stable numbering must not.
     assert adjusted_rand_score(other.labels_, model.labels_) > 0.99
     assert (other.labels_ == model.labels_).mean() > 0.99
@@ -130,7 +134,7 @@ def test_saved_model_assigns_a_later_snapshot_without_refitting(model, book, tmp
     later = sg.simulate_segment_features(500, seed=12)  # a new snapshot: other accounts, same columns
     later.loc[later.index[:5], "industry"] = "aerospace"  # a level never seen at fit time
     with (
-        mock.patch.object(sg.KMeans, "fit", side_effect=AssertionError("refit")),
+        mock.patch.object(KMeans, "fit", side_effect=AssertionError("refit")),
         mock.patch.object(sg.SegmentModel, "fit", side_effect=AssertionError("refit")),
     ):
         labels = loaded.predict(later)
@@ -183,9 +187,9 @@ def test_profile_shares_add_up_and_renewal_rate_pools_contracts(model, book):
             "renewal_outcome": ["renewed", "not_renewed", "renewed", "open"],
         }
     )
-    history = sg.renewal_history(contracts, "2025-01-01")
+    history = sg.renewal_history(contracts, dt.date(2025, 1, 1), None)  # None: every decision before as-of
     assert history.loc[book.index[0]].tolist() == [2, 1] and book.index[2] not in history.index
-    since = sg.renewal_history(contracts, "2025-01-01", since="2024-02-01")
+    since = sg.renewal_history(contracts, dt.date(2025, 1, 1), (dt.date(2025, 1, 1) - dt.date(2024, 2, 1)).days)
     assert since["decided"].to_dict() == {book.index[0]: 1, book.index[1]: 1}
     profile = sg.profile_clusters(model.labels_, book["revenue_12m"], clv=book["margin_12m"], renewals=history)
     assert profile["share_accounts"].sum() == pytest.approx(1) and profile["share_value"].sum() == pytest.approx(1)
@@ -199,17 +203,17 @@ def test_profile_shares_add_up_and_renewal_rate_pools_contracts(model, book):
 
 def test_fewer_accounts_than_clusters_is_refused(book):
     with pytest.raises(InsufficientDataError, match="3 accounts cannot form 4 clusters"):
-        sg.SegmentModel(settings(k=4)).fit(book.head(3))
+        sg.SegmentModel(**settings(k=4)).fit(book.head(3))
     with pytest.raises(InsufficientDataError, match="cannot form 6 clusters"):
-        sg.SegmentModel(settings()).fit(book.head(6))
+        sg.SegmentModel(**settings()).fit(book.head(6))
 
 
 def test_a_constant_feature_is_named_or_dropped_with_a_warning(book):
     frame = book.assign(product_lines=2)
     with pytest.raises(InsufficientDataError, match=r"\['product_lines'\] take a single value"):
-        sg.SegmentModel(settings(k=4)).fit(frame)
+        sg.SegmentModel(**settings(k=4)).fit(frame)
     with pytest.warns(UserWarning, match="Dropping constant segment features"):
-        dropped = sg.SegmentModel(settings(k=4, drop_constant=True)).fit(frame)
+        dropped = sg.SegmentModel(**settings(k=4, drop_constant=True)).fit(frame)
     assert dropped.dropped_features_ == ["product_lines"] and "product_lines" not in dropped.feature_names_
 
 
@@ -217,55 +221,59 @@ def test_a_mostly_missing_feature_is_refused(book):
     frame = book.copy()
     frame["adoption_90d"] = np.where(np.arange(len(frame)) % 10 < 6, np.nan, frame["adoption_90d"])
     with pytest.raises(InsufficientDataError, match=r"adoption_90d \(6\d%\)"):
-        sg.SegmentModel(settings(k=4)).fit(frame)
+        sg.SegmentModel(**settings(k=4)).fit(frame)
 
 
 def test_missing_columns_duplicates_and_empty_input_have_clear_messages(model, book):
     with pytest.raises(DataContractError, match=r"\['arr'\], absent from this snapshot"):
         model.predict(book.drop(columns="arr"))
     with pytest.raises(DataContractError, match="duplicated accounts"):
-        sg.SegmentModel(settings(k=4)).fit(pd.concat([book, book.head(2)]))
+        sg.SegmentModel(**settings(k=4)).fit(pd.concat([book, book.head(2)]))
     with pytest.raises(InsufficientDataError, match="empty"):
-        sg.SegmentModel(settings(k=4)).fit(book.head(0))
+        sg.SegmentModel(**settings(k=4)).fit(book.head(0))
     with pytest.raises(DataContractError, match="Value column 'clv'"):
-        sg.SegmentModel(settings(k=4, value_column="clv")).fit(book)
+        sg.SegmentModel(**settings(k=4, value_column="clv")).fit(book)
     with pytest.raises(DataContractError, match="declared numeric but hold text"):
-        sg.SegmentModel(settings(k=4, categorical_features=[])).fit(book)
-    with pytest.raises(ConfigError, match="not fitted"):
-        sg.SegmentModel(settings()).predict(book)
+        sg.SegmentModel(**settings(k=4, categorical_features=[])).fit(book)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        sg.SegmentModel(**settings()).predict(book)
     with pytest.raises(ConfigError, match="predict_proba needs"):
         model.predict_proba(book)
 
 
 def test_config_is_checked(tmp_path):
-    with pytest.raises(ConfigError, match="Unknown keys.*'n_clusters'"):
-        sg.SegmentSettings.from_params({"n_clusters": 4})
+    # The segments section is validated by the typed parameter model (analysis.params.SegmentsParams).
+    section = defaults().segments
+    with pytest.raises(ConfigError, match="n_clusters: unknown key"):
+        section.updated(n_clusters=4)
     with pytest.raises(ConfigError, match="k_range"):
-        sg.SegmentSettings.from_params({"k_range": [1, 5]})
+        section.updated(k_range=[1, 5])
     with pytest.raises(ConfigError, match="algorithm"):
-        sg.SegmentSettings.from_params({"algorithm": "dbscan"})
+        section.updated(algorithm="dbscan")
+    # ... and a model built by hand is checked when it is fitted.
+    with pytest.raises(ConfigError, match="k_range"):
+        sg.SegmentModel(k_range=(1, 5)).fit(pd.DataFrame({"revenue_12m": [1.0, 2.0]}))
+    with pytest.raises(ConfigError, match="algorithm"):
+        sg.SegmentModel(algorithm="dbscan").fit(pd.DataFrame({"revenue_12m": [1.0, 2.0]}))
     with pytest.raises(DataContractError, match="No saved segment model"):
         sg.SegmentModel.load(tmp_path)
-    shared = settings()
-    assert sg.SegmentModel(shared, k=3).settings.k == 3 and shared.k is None  # overrides do not leak
-    with pytest.raises(ConfigError, match="no settings"):
-        sg.SegmentModel(shared, clusters=3)
+    changed = section.updated(k=3)
+    assert sg.SegmentModel.from_params(changed, seed=1).k == 3 and section.k is None  # overrides do not leak
+    with pytest.raises(ConfigError, match="clusters: unknown key"):
+        sg.SegmentModel.from_params(section.updated(clusters=3), seed=1)
 
 
 def test_project_config_section_parses():
-    from analysis import params as config
-
-    section = config.section(config.load_params(), "segments")
-    s = sg.SegmentSettings.from_params(section, seed=42)
+    s = sg.SegmentModel.from_params(defaults().segments, seed=42)
     assert s.k_range == (3, 8) and s.seed == 42 and set(s.log_features) <= set(s.features)
 
 
 def test_population_keeps_active_accounts():
     frame = pd.DataFrame({"is_active": [True, False, True]}, index=pd.Index(["a", "b", "c"], name="account_id"))
-    assert list(sg.clustering_population(frame).index) == ["a", "c"]
+    assert list(sg.clustering_population(frame, active_only=True).index) == ["a", "c"]
     assert len(sg.clustering_population(frame, active_only=False)) == 3
     with pytest.raises(InsufficientDataError, match="No account is active"):
-        sg.clustering_population(frame.assign(is_active=False))
+        sg.clustering_population(frame.assign(is_active=False), active_only=True)
 
 
 def test_a_feature_empty_for_every_account_is_dropped_with_a_warning(book):
@@ -273,5 +281,5 @@ def test_a_feature_empty_for_every_account_is_dropped_with_a_warning(book):
     clustering runs on what exists and says which columns it dropped."""
     frame = book.assign(adoption_90d=np.nan)
     with pytest.warns(UserWarning, match=r"adoption_90d.*empty for every account"):
-        model = sg.SegmentModel(settings(k=4)).fit(frame)
+        model = sg.SegmentModel(**settings(k=4)).fit(frame)
     assert "adoption_90d" in model.dropped_features_ and "adoption_90d" not in model.numeric_features_

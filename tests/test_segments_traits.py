@@ -1,15 +1,23 @@
-"""analysis.traits: fallback tiers, readable top-tier rules with held-out precision/coverage,
-and lookalike upgrade candidates; bad inputs."""
+"""analysis.segments (top tier, rules, candidates): fallback tiers, readable top-tier rules with
+held-out precision/coverage, and lookalike upgrade candidates; bad inputs."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.errors import ConfigError, DataContractError, InsufficientDataError
-from analysis.segments import clusters as sg
-from analysis.segments import traits as tr
+from analysis import segments as sg
+from analysis import segments as tr
+from analysis.errors import ConfigError, DataContractError, InsufficientDataError, NotFittedError
+from analysis.params import defaults
+
+PYRAMID = defaults().scoring.tiers.pyramid  # the fallback cut is the scoring step's pyramid
+TOP_TIERS = defaults().segments.top_tiers
+MIN_TOP_SHARE = defaults().segments.high_value_min_top_share
+N_GAP_TRAITS = defaults().segments.n_gap_traits
 
 RULE_FEATURES = [
     "industry",
@@ -30,7 +38,7 @@ def book() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(book) -> sg.SegmentModel:
-    return sg.SegmentModel(sg.SegmentSettings(features=sg.SIM_SIGNAL_FEATURES, log_features=sg.SIM_LOG, k=4)).fit(book)
+    return sg.SegmentModel(features=sg.SIM_SIGNAL_FEATURES, log_features=sg.SIM_LOG, k=4).fit(book)
 
 
 @pytest.fixture(scope="module")
@@ -71,35 +79,51 @@ def rules(independent, planted_top) -> tr.TraitRules:
 
 def test_fallback_pyramid_cuts_at_the_configured_shares_best_first():
     value = pd.Series(np.arange(1000, 0, -1, dtype=float), index=[f"a{i:04d}" for i in range(1000)])
-    tiers = tr.fallback_tiers(value)
+    tiers = tr.fallback_tiers(value, PYRAMID.shares, PYRAMID.codes)
     assert tiers.value_counts().to_dict() == {"small": 500, "ordinary": 300, "key_secondary": 190, "key_important": 10}
     assert (tiers.iloc[:10] == "key_important").all() and tiers.iloc[-1] == "small"
-    assert tiers.equals(tr.fallback_tiers(value.sample(frac=1, random_state=1)).reindex(value.index))
+    shuffled = tr.fallback_tiers(value.sample(frac=1, random_state=1), PYRAMID.shares, PYRAMID.codes)
+    assert tiers.equals(shuffled.reindex(value.index))
 
 
 def test_resolve_tiers_prefers_the_scored_table_and_says_where_tiers_came_from():
     value = pd.Series([5.0, 4.0, 3.0, 2.0], index=pd.Index(list("abcd"), name="account_id"), name="revenue_12m")
     scored = pd.DataFrame({"account_id": list("abc"), "tier": ["small", "key_important", "small"]})
-    tiers, note = tr.resolve_tiers(scored, value)
+    tiers, note = tr.resolve_tiers(scored, value, PYRAMID.shares, PYRAMID.codes)
     assert tiers.tolist()[:3] == ["small", "key_important", "small"] and pd.isna(tiers["d"])
     assert "scored_accounts" in note and "1 accounts without a scored tier" in note
     tiers, note = tr.resolve_tiers(None, value, [0.5, 0.5], ["top", "rest"])
     assert tiers.tolist() == ["top", "top", "rest", "rest"] and "fallback pyramid on revenue_12m" in note
 
 
-def test_fallback_cut_comes_from_segments_then_scoring_config():
-    assert tr.pyramid_cut({}) == (tr.DEFAULT_TIER_SHARES, tr.DEFAULT_TIER_CODES)
-    scoring = {"scoring": {"tiers": {"pyramid": {"shares": [0.2, 0.8], "codes": ["a", "b"]}}}}
-    assert tr.pyramid_cut(scoring) == ((0.2, 0.8), ("a", "b"))
-    both = {**scoring, "segments": {"tier_shares": [0.5, 0.5], "tier_codes": ["x", "y"]}}
-    assert tr.pyramid_cut(both) == ((0.5, 0.5), ("x", "y"))
+def _run(pyramid, scored=None):
+    """What the facade reads of a run: its parameters and the run's scored_accounts table."""
+    params = SimpleNamespace(scoring=SimpleNamespace(tiers=SimpleNamespace(pyramid=pyramid)))
+    return SimpleNamespace(params=params, read=lambda name: scored if name == "scored_accounts" else None)
+
+
+def test_fallback_cut_comes_from_the_scoring_config():
+    # pyramid_cut(params) is gone: the facade (run_tiers) cuts the fallback with scoring.tiers.pyramid,
+    # the one place of the pyramid; the segments section no longer has tier_shares / tier_codes.
+    assert (tuple(PYRAMID.shares), tuple(PYRAMID.codes)) == (
+        (0.01, 0.19, 0.30, 0.50),
+        ("key_important", "key_secondary", "ordinary", "small"),
+    )
+    value = pd.Series(np.arange(10, 0, -1, dtype=float), index=pd.Index(list("abcdefghij"), name="account_id"))
+    tiers, note = tr.run_tiers(_run(SimpleNamespace(shares=[0.2, 0.8], codes=["a", "b"])), value)
+    assert tiers.tolist() == ["a"] * 2 + ["b"] * 8 and "fallback pyramid" in note
+    scored = pd.DataFrame({"account_id": list("abcdefghij"), "tier": ["x"] * 5 + ["y"] * 5})
+    tiers, note = tr.run_tiers(_run(PYRAMID, scored), value)
+    assert tiers.tolist() == ["x"] * 5 + ["y"] * 5 and "scored_accounts" in note
+    with pytest.raises(ConfigError, match="tier_shares: unknown key"):
+        defaults().segments.updated(tier_shares=[0.5, 0.5])
 
 
 def test_a_single_tier_or_unknown_top_tiers_give_clear_messages():
     with pytest.raises(InsufficientDataError, match="Every account is in tier 'small'"):
         tr.top_flag(pd.Series(["small"] * 5), ["key_important"])
     with pytest.raises(InsufficientDataError, match="Every account is in a top tier"):
-        tr.top_flag(pd.Series(["key_important", "key_secondary"]), ["key_important", "key_secondary"])
+        tr.top_flag(pd.Series(["key_important", "key_secondary"]), TOP_TIERS)
     with pytest.raises(ConfigError, match=r"tiers present are \['A', 'B'\]"):
         tr.top_flag(pd.Series(["A", "B"]), ["key_important"])
     with pytest.raises(ConfigError, match="sum to 1"):
@@ -163,18 +187,22 @@ def test_too_few_top_accounts_or_one_class_is_refused(book):
         tr.TraitRules().fit(book, few, ["nps"])
     with pytest.raises(ConfigError, match="rule_max_depth"):
         tr.TraitRules(max_depth=9)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        tr.TraitRules().match(book)
 
 
 # --- lookalikes --------------------------------------------------------------------------
 
 
 def test_upgrade_candidates_are_lookalikes_outside_the_top_with_their_gaps(book, model):
-    tiers = tr.fallback_tiers(book["revenue_12m"])
-    top = tr.top_flag(tiers, tr.DEFAULT_TOP_TIERS)
+    tiers = tr.fallback_tiers(book["revenue_12m"], PYRAMID.shares, PYRAMID.codes)
+    top = tr.top_flag(tiers, TOP_TIERS)
     rules = tr.TraitRules(seed=2).fit(book, top, RULE_FEATURES)
-    hv = tr.high_value_clusters(model.labels_, top)
+    hv = tr.high_value_clusters(model.labels_, top, MIN_TOP_SHARE)
     assert hv == [1]  # the enterprise-manufacturing cluster holds the top of the pyramid
-    cands = tr.upgrade_candidates(book, tiers, top, model, rules, n=40)
+    cands = tr.upgrade_candidates(
+        book, tiers, top, model, rules, n=40, n_traits=N_GAP_TRAITS, min_top_share=MIN_TOP_SHARE
+    )
     assert len(cands) == 40 and not top.reindex(cands.index).any()
     assert set(cands["tier"]) <= {"ordinary", "small"}
     # In a high-value cluster or matching a rule first, then nearest first.
@@ -191,4 +219,12 @@ def test_upgrade_candidates_are_lookalikes_outside_the_top_with_their_gaps(book,
 def test_no_one_to_upgrade_is_a_clear_message(book, model):
     everyone = pd.Series(True, index=book.index)
     with pytest.raises(InsufficientDataError, match="nobody to upgrade"):
-        tr.upgrade_candidates(book, pd.Series("key_important", index=book.index), everyone, model)
+        tr.upgrade_candidates(
+            book,
+            pd.Series("key_important", index=book.index),
+            everyone,
+            model,
+            n=100,
+            n_traits=N_GAP_TRAITS,
+            min_top_share=MIN_TOP_SHARE,
+        )

@@ -8,6 +8,7 @@ known effects. Failure paths: every bad input named in issue 5.
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -17,22 +18,25 @@ from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.datasets import load_rossi
 from lifelines.statistics import proportional_hazard_test
 
+from analysis.core.problems import PROBLEM_COLUMNS
 from analysis.core.summary import SUMMARY_COLUMNS
-from analysis.errors import AssumptionWarning, ConfigError, DataContractError, InsufficientDataError
-from analysis.survival.evaluation import simulate_survival
-from analysis.survival.models import (
+from analysis.errors import AssumptionWarning, ConfigError, DataContractError, InsufficientDataError, NotFittedError
+from analysis.params import defaults
+from analysis.survival import (
     ENTRY,
     EVENT,
     STOP,
-    CovariateEncoder,
     CoxChurnModel,
     DiscreteHazardModel,
     ParametricChurnModel,
     baseline_cumhaz,
     cyclic_cumhaz,
     effect_sentence,
+    make_encoder,
     renewal_episodes,
+    simulate_survival,
     snapshot_frame,
+    unit_text,
 )
 
 BETA = {"usage": -0.5, "tickets": 0.3, "nps": -0.2, "noise": 0.0}
@@ -233,18 +237,26 @@ def test_parametric_model_picks_weibull_and_recovers_time_ratios(simulated):
 
 
 def test_encoder_saves_reference_levels_and_handles_missing_and_unseen_levels():
+    # The package's one Encoder (analysis.core.encoding), as the survival models build it.
     train = pd.DataFrame({"band": ["small", "mid", "ent", "small"], "x": [1.0, 2.0, 3.0, 4.0], "flag": [0, 1, 0, 1]})
-    enc = CovariateEncoder(["x", "flag"], ["band"], reference={"band": "small"}).fit(train)
+    enc = make_encoder(["x", "flag"], ["band"], True, None, reference_levels={"band": "small"}).fit(train)
     assert enc.levels_["band"][0] == "small" and enc.columns_ == ["x", "flag", "band=ent", "band=mid"]
-    assert enc.unit("flag") == "flag yes vs no" and enc.unit("band=mid") == "band mid vs small"
+    assert unit_text(enc, "flag") == "flag yes vs no" and unit_text(enc, "band=mid") == "band mid vs small"
     only_small = enc.transform(pd.DataFrame({"band": ["small"], "x": [2.5], "flag": [1]}))
     assert only_small.columns.tolist() == enc.columns_ and only_small[["band=ent", "band=mid"]].sum().sum() == 0
-    restored = CovariateEncoder.from_dict(enc.to_dict())
+    restored = pickle.loads(pickle.dumps(enc))  # everything needed to encode new data the same way
     pd.testing.assert_frame_equal(restored.transform(train), enc.transform(train))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AssumptionWarning)
+        model = CoxChurnModel(ph_remedy="none").fit(_frame(), numeric=["a"], categorical=["tier"])
     with pytest.warns(AssumptionWarning, match="unseen in training"):
-        enc.transform(pd.DataFrame({"band": ["huge"], "x": [1.0], "flag": [0]}))
+        model.predict_churn_probability(pd.DataFrame({"a": [1.0], "tier": ["huge"]}), 90)
+    with pytest.warns(AssumptionWarning, match="missing values scored at the training mean"):
+        p = model.predict_churn_probability(pd.DataFrame({"a": [np.nan], "tier": ["gold"]}), 90)
+    assert p.notna().all()
+    assert {"unseen level", "missing values"} <= set(model.problems_["problem"])  # every warning is a row
     with pytest.raises(ConfigError, match="Reference level 'giant'"):
-        CovariateEncoder(["x"], ["band"], reference={"band": "giant"}).fit(train)
+        make_encoder(["x"], ["band"], True, None, reference_levels={"band": "giant"}).fit(train)
 
 
 def test_sentence_reads_like_the_style_guide():
@@ -285,7 +297,7 @@ def test_snapshot_and_renewal_episode_shapes():
         and ep["annual_value"].tolist() == [15.0, 7.0]
     )
     with pytest.raises(KeyError):
-        renewal_episodes(contracts.drop(columns=["tenure_days"]), ["x"])
+        renewal_episodes(contracts.drop(columns=["tenure_days"]), ["x"], lead_days=90)
 
 
 # --- bad inputs ------------------------------------------------------------------------------
@@ -354,9 +366,9 @@ def test_risk_factors_name_what_raises_the_hazard():
     frame = _frame(2000, seed=4)
     model = CoxChurnModel(ph_remedy="none").fit(frame, numeric=["a", "b"], categorical=["tier"])
     risky = pd.DataFrame({"a": [3.0], "b": [-3.0], "tier": ["gold"]})
-    text = model.risk_factors(risky).iloc[0]
+    text = model.risk_factors(risky, 3).iloc[0]
     assert text.startswith("a high (x") and "b low (x" in text
-    assert model.risk_factors(pd.DataFrame({"a": [-3.0], "b": [3.0], "tier": ["silver"]})).iloc[0] == ""
+    assert model.risk_factors(pd.DataFrame({"a": [-3.0], "b": [3.0], "tier": ["silver"]}), 3).iloc[0] == ""
 
 
 def test_time_split_falls_back_to_bins_when_one_side_has_no_churn():
@@ -382,3 +394,87 @@ def test_time_split_falls_back_to_bins_when_one_side_has_no_churn():
     )
     assert model.split_ == [] and model.strata_ == ["x"]
     assert model.predict_churn_probability(frame.head(3), 800).between(0, 1).all()
+
+
+# --- construction: typed parameters, one NotFittedError, one problems_ frame -----------------------
+
+
+def test_from_params_uses_every_setting_of_the_survival_section():
+    section = defaults().survival
+    changed = section.updated(
+        standardize=False,
+        penalizer=0.1,
+        ph_alpha=0.05,
+        ph_remedy="stratify",
+        min_events_per_covariate=5,
+        clip_quantile=0.01,
+        reference_levels={"size_band": "mid-market"},
+        strata_bins=3,
+        alpha=0.1,
+        p_adjust="fdr_bh",
+        cycle_days=180,
+        min_events_per_cycle=4,
+        baseline="breslow",
+        log_columns=["tickets_12m"],
+    )
+    cox = CoxChurnModel.from_params(changed, seed=7)
+    assert {k: getattr(cox, k) for k in COX_SETTINGS} == {k: getattr(changed, k) for k in COX_SETTINGS}
+    assert cox.seed == 7
+    discrete = DiscreteHazardModel.from_params(changed)
+    assert (discrete.period_days, discrete.min_events_per_period) == (180, 4)
+    assert {k: getattr(discrete, k) for k in DISCRETE_SETTINGS} == {k: getattr(changed, k) for k in DISCRETE_SETTINGS}
+    parametric = ParametricChurnModel.from_params(changed)
+    assert (parametric.standardize, parametric.penalizer, parametric.clip_quantile) == (False, 0.1, 0.01)
+    # Every key of the section is read by a model or by the analyse() facade: none is silently dropped.
+    facade = {"numeric", "categorical", "horizons", "at_risk_window_days", "backtest_days", "km_groups"}
+    facade |= {"top_risk_factors"}
+    used = set(COX_SETTINGS) | set(DISCRETE_SETTINGS) | {"cycle_days", "min_events_per_cycle"} | facade
+    assert used == set(type(section).model_fields)
+    with pytest.raises(ConfigError, match="cycle_days"):
+        DiscreteHazardModel.from_params(section.updated(cycle_days=None))
+
+
+COX_SETTINGS = (
+    "standardize",
+    "penalizer",
+    "ph_alpha",
+    "ph_remedy",
+    "min_events_per_covariate",
+    "clip_quantile",
+    "reference_levels",
+    "strata_bins",
+    "alpha",
+    "p_adjust",
+    "cycle_days",
+    "min_events_per_cycle",
+    "baseline",
+    "log_columns",
+)
+DISCRETE_SETTINGS = ("standardize", "min_events_per_covariate", "clip_quantile", "reference_levels", "p_adjust")
+
+
+@pytest.mark.parametrize("model", [CoxChurnModel(), DiscreteHazardModel(), ParametricChurnModel()])
+def test_unfitted_models_raise_not_fitted_error(model):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        _ = model.summary
+    with pytest.raises(NotFittedError):
+        model.predict_churn_probability(_frame().head(2), 90)
+
+
+def test_every_warning_of_a_fit_is_a_problems_row(rossi):
+    with pytest.warns(AssumptionWarning) as caught:
+        model = CoxChurnModel().fit(rossi, "week", "arrest")
+    problems = model.problems_
+    assert list(problems.columns) == PROBLEM_COLUMNS
+    for w in caught:  # the outlier warning is a row; a remaining violation is one row per factor
+        message = str(w.message)
+        if message.startswith("Proportional hazards still rejected"):
+            assert problems["detail"].str.contains("still rejected").any()
+        else:
+            assert message in set(problems["detail"])
+    remedied = problems[problems["problem"] == "proportional hazards"]
+    assert set(remedied["factor"]) == {"age", "wexp"} and (remedied["severity"] == "adjusted").all()
+    plain = DiscreteHazardModel(standardize=False).fit(
+        simulate_survival(2000, {"a": 0.5}, seed=1).assign(account_id=np.arange(2000)), numeric=["a"]
+    )
+    assert list(plain.problems_.columns) == PROBLEM_COLUMNS

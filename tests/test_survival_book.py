@@ -13,6 +13,7 @@ docs/survival.md reports a 20-book coverage study of both.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 
@@ -20,11 +21,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import catalog
 from analysis.data import features
-from analysis.data.io import load_book
+from analysis.data.io import default_as_of, load_book
 from analysis.errors import AssumptionWarning
-from analysis.survival.evaluation import backtest, churn_risk
-from analysis.survival.models import ENTRY, CoxChurnModel, DiscreteHazardModel, renewal_episodes
+from analysis.params import defaults
+from analysis.survival import (
+    ENTRY,
+    ChurnAnalysis,
+    CoxChurnModel,
+    DiscreteHazardModel,
+    analyse,
+    backtest,
+    churn_risk,
+    renewal_episodes,
+)
+
+FEATURES = defaults().features  # renewal_lead_days 90, subscription_margin
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +48,10 @@ def truth(default_book_dir):
 @pytest.fixture(scope="module")
 def episodes(default_book_dir, truth):
     covariates = [*truth["log_hazard_ratio_per_unit"], *truth["noise_features"]]
-    contracts = features.build_contract_features(load_book(default_book_dir), lead_days=90)
-    return renewal_episodes(contracts, covariates), covariates
+    contracts = features.build_contract_features(
+        load_book(default_book_dir), FEATURES.renewal_lead_days, FEATURES.subscription_margin
+    )
+    return renewal_episodes(contracts, covariates, FEATURES.renewal_lead_days), covariates
 
 
 def test_planted_hazard_effects_inside_95_intervals_and_noise_not_significant(episodes, truth):
@@ -66,8 +81,18 @@ def test_backtest_is_time_ordered_discriminates_and_is_calibrated(small_book, tr
     covariates = list(truth["log_hazard_ratio_per_unit"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AssumptionWarning)
-        bt = backtest(small_book, None, covariates, model_options={"cycle_days": 365, "clip_quantile": 0.001})
-    assert bt.fit_as_of == pd.Timestamp("2025-01-01")  # one year before the default as-of 2026-01-01
+        bt = backtest(
+            small_book,
+            default_as_of(small_book),
+            CoxChurnModel(cycle_days=365, clip_quantile=0.001),
+            covariates,
+            (),
+            follow_up_days=365,
+            lead_days=FEATURES.renewal_lead_days,
+            horizons=(90, 180, 365),
+            subscription_margin=FEATURES.subscription_margin,
+        )
+    assert bt.fit_as_of == dt.date(2025, 1, 1)  # one year before the default as-of 2026-01-01
     values = bt.metrics.set_index(["metric", "horizon_days"])["value"]
     assert values[("Harrell C", 365)] > 0.7 and values[("Uno C", 365)] > 0.7
     assert values[("integrated Brier score", 365)] < values[("integrated Brier score, no-covariate reference", 365)]
@@ -79,8 +104,8 @@ def test_churn_risk_before_renewal_equals_the_90_day_risk_when_the_renewal_is_th
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AssumptionWarning)
         model = CoxChurnModel(cycle_days=365).fit(frame, numeric=covariates, entry_col=ENTRY)
-        snapshot = features.build_features(small_book)
-        risk = churn_risk(model, snapshot)
+        snapshot = features.build_features(small_book, default_as_of(small_book), FEATURES.subscription_margin)
+        risk = churn_risk(model, snapshot, (90, 180, 365), 3)
     assert len(risk) == int(snapshot["is_active"].sum())
     probs = risk[["p_churn_90d", "p_churn_180d", "p_churn_365d", "p_churn_before_renewal"]]
     assert probs.stack().between(0, 1).all() and (probs["p_churn_365d"] > 0).all()  # no account is risk-free
@@ -94,7 +119,7 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
 
     import papermill
 
-    from analysis.params import KERNEL_NAME, NOTEBOOKS_DIR
+    from analysis.paths import KERNEL_NAME, NOTEBOOKS_DIR
     from analysis.run.pipeline import ensure_kernel
 
     book = tmp_path / "book"
@@ -103,9 +128,9 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
     contracts["renewal_outcome"] = contracts["renewal_outcome"].replace("not_renewed", "renewed")
     contracts.to_parquet(book / "contracts.parquet", index=False)
     ensure_kernel()
-    out = tmp_path / "03.ipynb"
+    out = tmp_path / "04.ipynb"
     papermill.execute_notebook(
-        str(NOTEBOOKS_DIR / "03_churn_survival.ipynb"),
+        str(NOTEBOOKS_DIR / "04_churn_survival.ipynb"),
         str(out),
         kernel_name=KERNEL_NAME,
         parameters={"data_dir": str(book), "run_dir": str(tmp_path / "run")},
@@ -117,3 +142,46 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
     assert "Cox model: InsufficientDataError: No churn events" in last
     assert "Parametric lifetime model" in last and "Back-test" in last
     assert not (tmp_path / "run" / "tables" / "churn_risk.parquet").exists()  # nothing half-estimated is written
+
+
+class _Run:
+    """The RunInputs of analyse() without a run folder: the book, its default as-of date, the
+    shipped parameters, and the tables given (scored_accounts or nothing)."""
+
+    def __init__(self, book, tables):
+        self.book, self.as_of, self.params, self.tables = book, default_as_of(book), defaults(), tables
+
+    def read(self, name):
+        return self.tables.get(name)
+
+    def snapshot(self):
+        return features.build_features(self.book, self.as_of, self.params.features.subscription_margin)
+
+
+def test_analyse_gives_every_churn_table_with_tiers_and_health_from_scored_accounts(small_book):
+    snapshot = _Run(small_book, {}).snapshot()
+    current = snapshot[snapshot["is_active"]].reset_index()
+    scored = current[["account_id"]].assign(
+        tier=np.where(current["revenue_12m"] > current["revenue_12m"].median(), "key", "small"),
+        health_band=np.where(current["adoption_90d"].fillna(0) > 0.5, "healthy", "at_risk"),
+    )
+    result = analyse(_Run(small_book, {"scored_accounts": scored}))
+    assert isinstance(result, ChurnAnalysis) and result.tier_column == "tier"
+    tables = result.tables()
+    assert set(tables) == set(catalog.writes(catalog.CHURN))  # every table of notebook 04
+    for name, table in tables.items():
+        catalog.check_columns(table.reset_index() if table.index.name else table, name)
+    km = tables["churn_km_by_group"]
+    assert {"key", "small"} <= set(km.loc[km["grouping"] == "tier", "group"])
+    assert set(km["grouping"]) == {"tier", "size_band", "industry"}
+    due = tables["at_risk_renewals"]
+    assert len(due) and due["health_band"].notna().all()  # health band from this run's scoring
+    assert not result.problems["stage"].eq("At-risk renewals").any()
+    # Churned accounts have no current tier: the tier curves say how many were left out.
+    assert result.problems["detail"].str.contains("accounts without a tier are left out").any()
+
+    fallback = analyse(_Run(small_book, {}))  # no scoring table: size bands, and the problems say so
+    assert fallback.tier_column == "size_band" and fallback.at_risk["health_band"].isna().all()
+    stages = set(fallback.problems["stage"])
+    assert {"Kaplan-Meier by tier", "At-risk renewals"} <= stages
+    pd.testing.assert_frame_equal(fallback.tables()["churn_risk"], tables["churn_risk"])

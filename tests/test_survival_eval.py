@@ -1,5 +1,5 @@
 """Kaplan-Meier by group, the censoring-weighted metrics, calibration and the risk tables
-(analysis.survival_eval).
+(analysis.survival.km, .evaluation, .risk).
 
 The IPCW estimators are checked three ways: they reduce to the plain statistics when nothing is
 censored (Harrell's C, scikit-learn's ROC AUC, the mean squared error); under censoring they agree
@@ -10,6 +10,8 @@ uncensored truth when heavy censoring is added.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,8 @@ from lifelines.statistics import multivariate_logrank_test
 from sklearn.metrics import roc_auc_score
 
 from analysis.errors import DataContractError, InsufficientDataError
-from analysis.survival.evaluation import (
+from analysis.survival import (
+    CoxChurnModel,
     at_risk_renewals,
     attempt,
     brier_score,
@@ -32,7 +35,6 @@ from analysis.survival.evaluation import (
     time_dependent_auc,
     uno_c,
 )
-from analysis.survival.models import CoxChurnModel
 
 GRID = np.array([50.0, 100, 150, 200, 250, 300])
 
@@ -74,11 +76,13 @@ def test_km_table_and_logrank_equal_lifelines(durations):
 
 def test_km_says_what_cannot_be_estimated(durations):
     one = km_by_group(durations.assign(band="only"), "band")
-    assert one.logrank is None and any("needs two or more groups" in n for n in one.notes)
+    assert one.logrank is None and any("needs two or more groups" in n for n in one.problems["detail"])
     short = km_by_group(durations.assign(duration_days=durations["duration_days"].clip(upper=500)), "band")
-    assert short.table["survival_730d"].isna().all() and any("longest follow-up is 500" in n for n in short.notes)
+    assert short.table["survival_730d"].isna().all() and any(
+        "longest follow-up is 500" in n for n in short.problems["detail"]
+    )
     none = km_by_group(durations.assign(event=0), "band")
-    assert none.logrank is None and any("No churn events" in n for n in none.notes)
+    assert none.logrank is None and any("No churn events" in n for n in none.problems["detail"])
     with pytest.raises(DataContractError, match="'tier' is not in the durations"):
         km_by_group(durations, "tier")
 
@@ -162,8 +166,8 @@ def test_calibration_table_by_decile():
 def test_evaluation_without_churn_is_refused_and_attempt_turns_it_into_a_note(fitted):
     model, later = fitted
     with pytest.raises(InsufficientDataError, match="No churn after the evaluation date"):
-        evaluate(model, later.assign(event=0))
-    result, note = attempt(evaluate, model, later.assign(event=0))
+        evaluate(model, later.assign(event=0), horizons=(90, 180, 365))
+    result, note = attempt(evaluate, model, later.assign(event=0), horizons=(90, 180, 365))
     assert result is None and note.startswith("InsufficientDataError: No churn")
 
 
@@ -182,7 +186,7 @@ def test_churn_risk_and_at_risk_renewals(fitted):
         },
         index=pd.Index(["A1", "A2", "A3"], name="account_id"),
     )
-    risk = churn_risk(model, features)
+    risk = churn_risk(model, features, (90, 180, 365), 3)
     assert risk.index.tolist() == ["A1", "A2", "A3"]
     assert (risk["p_churn_90d"] <= risk["p_churn_180d"]).all() and (risk["p_churn_180d"] <= risk["p_churn_365d"]).all()
     assert risk.loc["A1", "p_churn_365d"] > risk.loc["A2", "p_churn_365d"] > risk.loc["A3", "p_churn_365d"]
@@ -202,9 +206,11 @@ def test_churn_risk_and_at_risk_renewals(fitted):
             "annual_value": [1000.0, 500.0, 800.0],
         }
     )
-    due = at_risk_renewals(risk, contracts, "2025-12-01", 90, health=pd.Series({"A1": "red"}))
+    due = at_risk_renewals(risk, contracts, dt.date(2025, 12, 1), 90, health=pd.Series({"A1": "red"}))
     assert due.index.tolist() == ["K1"]  # K2 ends after the window, K3 already ended
     assert due.loc["K1", "value_at_risk"] == pytest.approx(1000 * risk.loc["A1", "p_churn_before_renewal"])
     assert due.loc["K1", "health_band"] == "red"
     with pytest.raises(KeyError):
-        at_risk_renewals(risk, contracts.drop(columns=["end"]), "2025-12-01")
+        at_risk_renewals(risk, contracts.drop(columns=["end"]), dt.date(2025, 12, 1), 90)
+    with pytest.raises(TypeError, match="datetime.date"):  # dates are parsed once, at the edge
+        at_risk_renewals(risk, contracts, "2025-12-01", 90)

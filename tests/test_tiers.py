@@ -16,7 +16,7 @@ PYRAMID = ["key_important", "key_secondary", "ordinary", "small"]
 
 @pytest.fixture(scope="module")
 def section():
-    return config.load_params()["scoring"]
+    return config.defaults().scoring
 
 
 def test_pyramid_default_shares_on_1000_accounts():
@@ -55,22 +55,20 @@ def test_pareto_abc_by_cumulative_share():
 
 
 def test_scheme_config_errors(section):
-    bad = {"tiers": {"pyramid": {**section["tiers"]["pyramid"], "shares": [0.1, 0.2, 0.3, 0.3]}}}
-    with pytest.raises(ConfigError, match="summing to 1"):
-        tiers.scheme(bad, "pyramid")
-    bad = {"tiers": {"abcd": {**section["tiers"]["abcd"], "thresholds": [30, 50, 70]}}}
+    # The parameter model validates the tier schemes once (analysis.params.TierSchemeParams).
+    with pytest.raises(ConfigError, match="sum to 1"):
+        section.tiers.pyramid.updated(shares=[0.1, 0.2, 0.3, 0.3])
     with pytest.raises(ConfigError, match="descending"):
-        tiers.scheme(bad, "abcd")
-    bad = {"tiers": {"pyramid": {**section["tiers"]["pyramid"], "names": {"zh": ["重要客户"]}}}}
+        section.tiers.abcd.updated(thresholds=[30, 50, 70])
     with pytest.raises(ConfigError, match="1 names for 4 tiers"):
-        tiers.scheme(bad, "pyramid")
+        section.tiers.pyramid.updated(names={"zh": ["重要客户"]})
 
 
 def test_default_names_in_english_and_chinese(section):
-    pyramid = tiers.scheme(section, "pyramid")
+    pyramid = section.tiers.pyramid
     assert pyramid.labels("en")["key_important"] == "Key-important"
     assert list(pyramid.labels("zh").values()) == ["重要客户", "次重要客户", "普通客户", "小客户"]
-    assert list(tiers.scheme(section, "abcd").labels("zh").values()) == ["顶级", "重要", "普通", "潜力"]
+    assert list(section.tiers.abcd.labels("zh").values()) == ["顶级", "重要", "普通", "潜力"]
     assert pyramid.labels("fr") == pyramid.labels("en")  # unknown language falls back to English
 
 
@@ -95,8 +93,8 @@ def features_frame(n=400, seed=0):
 
 def test_assign_tiers_end_to_end(section):
     f = features_frame()
-    scored = scoring.score_accounts(f, scoring.parse_spec(section))
-    out = tiers.assign_tiers(scored, f, section, language="zh")
+    scored = scoring.score_accounts(f, scoring.ScoringSpec.from_params(section))
+    out = tiers.assign_tiers(scored, f, section.tiers, language="zh")
     assert out["tier"].value_counts().reindex(PYRAMID).tolist() == [4, 76, 120, 200]
     assert set(out["tier_label"]) == {"重要客户", "次重要客户", "普通客户", "小客户"}
     assert (out.loc[out["tier"] == "small", "playbook"].str.startswith("数字化自助服务")).all()
@@ -116,23 +114,23 @@ def test_flags_and_reasons(section):
             "late_payment_share": [0.0, 0.0, 0.0, 0.0, 0.2],
         }
     )
-    cfg = section["tiers"]["flags"]
-    pot = tiers.potential_flag(f, cfg["potential"])
+    cfg = section.tiers.flags
+    pot = tiers.potential_flag(f, cfg.potential)
     assert pot.tolist() == [True, False, False, False, False]  # account 3 grows but is already large
-    flag, reason = tiers.unprofitable_flag(f, cfg["unprofitable"])
+    flag, reason = tiers.unprofitable_flag(f, cfg.unprofitable)
     assert flag.tolist() == [False, True, False, True, True]  # 20 tickets x 50 > 900 margin for account 4
     assert reason[4] == "chronically late payment" and reason[1] == "negative margin after cost to serve"
     with pytest.raises(DataContractError, match="'clv', which is not in the table"):
-        tiers.potential_flag(f, {"predictor": "clv"})
+        tiers.potential_flag(f, cfg.potential.updated(predictor="clv"))
 
 
 def test_potential_flag_uses_clv_when_given(section):
     f = features_frame(100)
-    scored = scoring.score_accounts(f, scoring.parse_spec(section))
+    scored = scoring.score_accounts(f, scoring.ScoringSpec.from_params(section))
     clv = pd.Series(0.0, index=f.index)
     low_value = f["revenue_12m"].idxmin()
     clv[low_value] = 1e9
-    out = tiers.assign_tiers(scored, f, section, predictor=clv)
+    out = tiers.assign_tiers(scored, f, section.tiers, "en", predictor=clv)
     assert out.loc[low_value, "flag_potential"]
 
 

@@ -39,7 +39,7 @@ def checks(folder):
 
 
 def test_clean_book_passes(tiny_csv_book):
-    report, found = checks(tiny_csv_book)
+    report, _found = checks(tiny_csv_book)
     assert report.ok, report.to_text()
     assert "OK" in report.to_text()
 
@@ -66,7 +66,7 @@ def test_missing_column(book_copy):
 
 def test_wrong_type_with_examples(book_copy):
     edit(book_copy, "orders", lambda f: f.assign(amount=f["amount"].where(f.index % 5 != 0, "twelve")))
-    report, found = checks(book_copy)
+    report, _found = checks(book_copy)
     problem = next(p for p in report.problems if p.check == "wrong type")
     assert (problem.table, problem.column) == ("orders", "amount")
     assert problem.count == len(range(0, len(pd.read_csv(book_copy / "orders.csv")), 5))
@@ -75,34 +75,34 @@ def test_wrong_type_with_examples(book_copy):
 
 def test_duplicate_keys(book_copy):
     edit(book_copy, "accounts", lambda f: pd.concat([f, f.iloc[:2]]))
-    report, found = checks(book_copy)
+    report, _found = checks(book_copy)
     problem = next(p for p in report.problems if p.check == "duplicate key")
     assert problem.table == "accounts" and problem.count == 4
 
 
 def test_unknown_account_in_child_rows(book_copy):
     edit(book_copy, "tickets", lambda f: f.assign(account_id=f["account_id"].where(f.index > 2, "NOPE")))
-    report, found = checks(book_copy)
+    report, _found = checks(book_copy)
     problem = next(p for p in report.problems if p.check == "unknown account")
     assert problem.table == "tickets" and problem.count == 3
 
 
 def test_end_before_start(book_copy):
     edit(book_copy, "contracts", lambda f: f.assign(end=f["end"].where(f.index != 0, "2000-01-01")))
-    report, found = checks(book_copy)
+    _report, found = checks(book_copy)
     assert ("contracts", None, "end not before start") in found
 
 
 def test_negative_amounts(book_copy):
     edit(book_copy, "orders", lambda f: f.assign(amount=f["amount"].where(f.index != 1, "-5")))
-    report, found = checks(book_copy)
+    report, _found = checks(book_copy)
     problem = next(p for p in report.problems if p.table == "orders" and p.column == "amount")
     assert problem.count == 1 and "negative" in problem.message
 
 
 def test_dates_after_the_extract(book_copy):
     edit(book_copy, "surveys", lambda f: f.assign(date=f["date"].where(f.index != 0, "2030-01-01")))
-    report, found = checks(book_copy)
+    _report, found = checks(book_copy)
     assert ("surveys", "date", "not after the extract date") in found
 
 

@@ -11,6 +11,7 @@ import yaml
 from analysis import params as config
 from analysis.errors import ConfigError, DataContractError, InsufficientDataError
 from analysis.scoring import weights
+from analysis.scoring.score import ScoringSpec
 
 # Saaty's relative consumption of drinks in the US (Saaty 1980; rows/columns coffee, wine,
 # tea, beer, soda, milk, water), as given in the issue.
@@ -284,16 +285,17 @@ def test_perturb_keeps_sum_and_moves_one_weight():
 
 
 def test_compare_weightings_from_default_config_skips_with_reasons(tmp_path):
-    section = config.load_params()["scoring"]
-    results, skipped = weights.compare_weightings(section)
+    section = config.defaults().scoring
+    spec = ScoringSpec.from_params(section)
+    results, skipped = weights.compare_weightings(spec, section.weights)
     assert {"expert", "equal", "ahp"} <= set(results)
     assert "outcome" in skipped["calibrated"] and "criteria matrix" in skipped["entropy"]
     for res in results.values():
         assert res.weights.sum() == pytest.approx(1.0)
     assert results["ahp"].details["consistency_ratio"] < 0.10
-    bad = {**section, "weights": {**section["weights"], "method": "calibrated"}}
+    bad = section.weights.updated(method="calibrated")
     with pytest.raises(InsufficientDataError, match="need an outcome"):
-        weights.compare_weightings(bad)
+        weights.compare_weightings(spec, bad)
     path = weights.write_weights_yaml(results["ahp"], tmp_path / "weights.yaml")
     saved = yaml.safe_load(path.read_text(encoding="utf-8"))["scoring_weights"]
     assert saved["method"] == "AHP" and sum(saved["weights"].values()) == pytest.approx(1.0, abs=1e-5)

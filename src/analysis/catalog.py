@@ -143,6 +143,7 @@ READS: dict[str, tuple[str, ...]] = {
     TRAITS: ("features_asof", "scored_accounts", "clv_accounts"),
     REPORT: tuple(t for t in TABLES),
 }
+READS_IF_PRESENT = {REPORT}  # the report shows "not available" for a section whose notebook did not run
 
 
 def writer_of(name: str) -> str:
@@ -162,18 +163,19 @@ def writes(notebook: str) -> list[str]:
 
 
 def dependencies(notebooks: Iterable[str] | None = None) -> dict[str, set[str]]:
-    """Notebook -> the notebooks whose tables it reads."""
-    names = list(notebooks) if notebooks is not None else list(READS)
-    unknown = sorted(set(names) - set(READS))
-    if unknown:
-        raise CatalogError(
-            f"Notebooks {unknown} are not in the catalog (analysis.catalog.READS); declare the tables they read there."
-        )
+    """Notebook -> the notebooks whose tables it reads. A notebook the catalog does not know (an
+    analyst's extra notebook) is taken to read everything written before it in file-name order."""
+    names = sorted(notebooks) if notebooks is not None else sorted(READS)
     deps = {}
-    for nb in names:
+    for i, nb in enumerate(names):
+        if nb not in READS:
+            deps[nb] = set(names[:i])
+            continue
         deps[nb] = {writer_of(t) for t in READS[nb]} - {nb}
         missing = sorted(d for d in deps[nb] if d not in names)
-        if missing:
+        if nb in READS_IF_PRESENT:
+            deps[nb] -= set(missing)
+        elif missing:
             raise CatalogError(f"{nb} reads tables written by {missing}, which is not among the notebooks run.")
     return deps
 
@@ -222,7 +224,7 @@ def check_columns(frame: pd.DataFrame, name: str) -> None:
     spec = TABLES.get(name)
     if spec is None:
         return
-    present = set(frame.columns) | set(n for n in frame.index.names if n)
+    present = set(frame.columns) | {n for n in frame.index.names if n}
     missing = [c for c in spec.columns if c not in present]
     if missing:
         raise CatalogError(

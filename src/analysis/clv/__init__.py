@@ -1,10 +1,9 @@
 """Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, shifted-beta-geometric contracts,
-and the account-level CLV table (see docs/clv.md)."""
+and the account-level CLV table (see docs/clv.md). ``analyse(run)`` is the step of a run."""
 
 from analysis.clv._inputs import DAYS_PER_UNIT, convert_time, group_rfm
 from analysis.clv.account import (
     AccountClv,
-    ClvSettings,
     account_clv,
     add_value_at_risk,
     clv_by_group,
@@ -14,6 +13,7 @@ from analysis.clv.account import (
     holdout_report,
     model_summaries,
 )
+from analysis.clv.analysis import ClvAnalysis, analyse
 from analysis.clv.bgnbd import BetaGeoModel, conditional_expected_purchases
 from analysis.clv.gamma_gamma import GammaGammaModel
 from analysis.clv.rfm import calibration_holdout, holdout_check, plot_holdout_check, rfm_summary
@@ -25,11 +25,12 @@ __all__ = [
     "DAYS_PER_UNIT",
     "AccountClv",
     "BetaGeoModel",
-    "ClvSettings",
+    "ClvAnalysis",
     "GammaGammaModel",
     "ShiftedBetaGeometricModel",
     "account_clv",
     "add_value_at_risk",
+    "analyse",
     "calibration_holdout",
     "clv_by_group",
     "clv_concentration",

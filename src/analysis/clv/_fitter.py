@@ -16,12 +16,18 @@ import pandas as pd
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
+from analysis.core import problems as problems_
 from analysis.core.summary import Z_95, summary_frame
 from analysis.errors import ConvergenceError, ConvergenceWarning, NotFittedError
 
 
 class MLEFitter:
-    """Base class: subclasses set ``param_names`` and implement ``_loglik``."""
+    """Base class: subclasses set ``param_names`` and implement ``_loglik``.
+
+    After ``fit``: ``params_``, ``log_likelihood_``, ``standard_errors_``, ``variance_matrix_``,
+    ``n_iterations_``, ``n_obs_`` and ``problems_`` (the ``analysis.core.problems`` frame: e.g. a
+    singular information matrix, which leaves the standard errors NaN).
+    """
 
     param_names: tuple[str, ...] = ()
     model_name: str = "model"
@@ -80,6 +86,7 @@ class MLEFitter:
         self.log_likelihood_ = float(-res.fun * scale)
         self.n_iterations_ = int(res.nit)
         self.n_obs_ = float(n_obs)
+        self.problems_ = problems_.problems_frame()
         self._set_variance(theta, scale)
 
     def _set_variance(self, theta: np.ndarray, scale: float) -> None:
@@ -92,11 +99,15 @@ class MLEFitter:
         except np.linalg.LinAlgError:
             ok = False
         if not ok:
-            warnings.warn(
+            detail = (
                 f"The {self.model_name} information matrix is singular at the optimum: standard errors are NaN. "
-                f"The parameters are not all identified by this data (for example too few repeat buyers or churners).",
-                ConvergenceWarning,
-                stacklevel=3,
+                f"The parameters are not all identified by this data (for example too few repeat buyers or churners)."
+            )
+            warnings.warn(detail, ConvergenceWarning, stacklevel=3)
+            self._add_problem(
+                problems_.problem(
+                    self.model_name, "singular_information", "note", detail, "read the estimates without intervals"
+                )
             )
             cov = np.full((len(names), len(names)), np.nan)
         self.log_variance_matrix_ = pd.DataFrame(cov, index=names, columns=names)
@@ -104,6 +115,9 @@ class MLEFitter:
         # Delta method: Var(p) = p_i p_j Var(log p).
         self.variance_matrix_ = pd.DataFrame(np.outer(p, p) * cov, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.sqrt(np.diag(self.variance_matrix_)), index=names, name="std_error")
+
+    def _add_problem(self, row: dict) -> None:
+        self.problems_ = problems_.concat(self.problems_, problems_.problems_frame([row]))
 
     # --- results ------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -15,7 +15,8 @@ Assumptions (returned with every result in ``AccountClv.assumptions`` and shown 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,46 +27,22 @@ from analysis.clv.gamma_gamma import GammaGammaModel
 from analysis.clv.rfm import calibration_holdout, holdout_check, rfm_summary
 from analysis.clv.sbg import fit_by_segment
 from analysis.clv.value import customer_lifetime_value
-from analysis.errors import ConfigError, ConvergenceError, InsufficientDataError
-from analysis.params import section
+from analysis.core import problems as problems_
+from analysis.data.asof import require_date
+from analysis.errors import ConvergenceError, InsufficientDataError
+from analysis.params import ClvParams
 
 TOP_SHARES = (0.01, 0.20, 0.50)
 
 
 @dataclass
-class ClvSettings:
-    """The ``clv:`` section of config/params.yaml."""
-
-    time_unit: str = "weeks"
-    horizon_years: float = 3.0
-    annual_discount_rate: float = 0.10
-    order_margin: str | float = "observed"
-    contract_margin: float = 0.8
-    segment: str = "size_band"
-    min_segment_churners: int = 5
-    holdout_weeks: int = 26
-
-    @classmethod
-    def from_params(cls, params: dict) -> ClvSettings:
-        values = dict(section(params, "clv"))
-        if values.get("contract_margin") is None:  # one margin for contract revenue across the project
-            values["contract_margin"] = section(params, "features").get("subscription_margin", cls.contract_margin)
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(
-                f"Unknown keys in the clv section of the config: {sorted(unknown)}; allowed: {sorted(cls.__dataclass_fields__)}."
-            )
-        settings = cls(**values)
-        if not 0 <= settings.annual_discount_rate < 1 or settings.horizon_years <= 0:
-            raise ConfigError("clv.annual_discount_rate must be in [0, 1) and clv.horizon_years > 0.")
-        if not (settings.order_margin == "observed" or isinstance(settings.order_margin, (int, float))):
-            raise ConfigError("clv.order_margin must be 'observed' or a share of revenue such as 0.35.")
-        return settings
-
-
-@dataclass
 class AccountClv:
-    """Result of ``account_clv``: the per-account table, the fitted models and what was assumed."""
+    """Result of ``account_clv``: the per-account table, the fitted models and what was assumed.
+
+    ``problems`` (the ``analysis.core.problems`` frame) says what could not be estimated or was
+    estimated differently: a stream not valued, buyers left out of the spend model, segments on the
+    pooled retention fit, a singular information matrix.
+    """
 
     table: pd.DataFrame
     purchases: BetaGeoModel | None
@@ -73,13 +50,13 @@ class AccountClv:
     retention: dict
     retention_table: pd.DataFrame | None
     assumptions: dict
-    notes: list[str] = field(default_factory=list)
+    problems: pd.DataFrame
 
 
 # --- contracts -------------------------------------------------------------------------------
 
 
-def contract_histories(contracts: pd.DataFrame, as_of, segments: pd.Series | None = None) -> pd.DataFrame:
+def contract_histories(contracts: pd.DataFrame, as_of: dt.date, segments: pd.Series | None = None) -> pd.DataFrame:
     """Per account with a contract started before ``as_of``: renewal history and current ARR.
 
     Columns: renewals_past (renewal decisions taken, renewed), churned (last decision before
@@ -89,7 +66,7 @@ def contract_histories(contracts: pd.DataFrame, as_of, segments: pd.Series | Non
     not used, so a back-test sees only what was known then.
     """
     require_columns(contracts, ("account_id", "start", "end", "annual_value", "renewal_outcome"), "Contract histories")
-    as_of = pd.Timestamp(as_of)
+    as_of = pd.Timestamp(require_date(as_of))
     k = contracts[pd.to_datetime(contracts["start"]) < as_of].copy()
     k["end"] = pd.to_datetime(k["end"])
     decided = k[k["end"] < as_of]
@@ -121,7 +98,7 @@ def contract_stream(
     for name, part in groups:
         model = models.get(name, models["all"])
         renewal_p[part.index] = model.renewal_probability(part["renewals_past"])
-        derl[part.index] = model.derl(part["renewals_past"], annual_discount_rate, horizon=int(round(horizon_years)))
+        derl[part.index] = model.derl(part["renewals_past"], annual_discount_rate, horizon=round(horizon_years))
     out["derl"] = derl
     out["renewal_probability"] = renewal_p
     out["clv_contracts"] = np.clip(histories["arr"] * max(margin, 0.0) * derl, 0.0, None)
@@ -131,9 +108,9 @@ def contract_stream(
 # --- orders ----------------------------------------------------------------------------------
 
 
-def order_margin_rates(orders: pd.DataFrame, as_of) -> pd.Series:
+def order_margin_rates(orders: pd.DataFrame, as_of: dt.date) -> pd.Series:
     """Each account's observed margin share sum(amount - cost) / sum(amount) before ``as_of``."""
-    before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(as_of)]
+    before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(require_date(as_of))]
     if "cost" not in before or before["cost"].isna().all():
         return pd.Series(dtype=float)
     known = before.dropna(subset=["cost"])
@@ -141,20 +118,26 @@ def order_margin_rates(orders: pd.DataFrame, as_of) -> pd.Series:
     return ((sums["amount"] - sums["cost"]) / sums["amount"].where(sums["amount"] > 0)).rename("margin_rate")
 
 
-def order_stream(rfm: pd.DataFrame, margin, settings: ClvSettings, notes: list[str]):
+def order_stream(rfm: pd.DataFrame, margin, clv_params: ClvParams, problems: list[dict]):
     """Fit BG/NBD and Gamma-Gamma on ``rfm`` and value each account's order stream."""
-    unit = settings.time_unit
+    unit = clv_params.time_unit
     purchases = BetaGeoModel().fit(rfm, time_unit=unit)
     spendable = (rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)
     if not spendable.all():
-        notes.append(
-            f"{int((~spendable).sum())} repeat buyers with zero or negative mean spend were left out of the "
-            f"spend model; their expected spend is set to 0."
+        problems.append(
+            problems_.problem(
+                "Gamma-Gamma spend",
+                "nonpositive_spend",
+                "dropped",
+                f"{int((~spendable).sum())} repeat buyers with zero or negative mean spend were left out of the "
+                f"spend model; their expected spend is set to 0.",
+                "net returns against their orders, or leave them out on purpose",
+            )
         )
     spend = GammaGammaModel().fit(rfm[spendable])
-    horizon = convert_time(settings.horizon_years, "years", unit)
+    horizon = convert_time(clv_params.horizon_years, "years", unit)
     safe = rfm.assign(monetary_value=rfm["monetary_value"].where(spendable, 1.0))
-    table = customer_lifetime_value(purchases, spend, safe, unit, horizon, settings.annual_discount_rate, margin)
+    table = customer_lifetime_value(purchases, spend, safe, unit, horizon, clv_params.annual_discount_rate, margin)
     table.loc[~spendable, ["expected_spend", "clv"]] = 0.0
     return table.rename(columns={"clv": "clv_orders"}), purchases, spend
 
@@ -221,18 +204,14 @@ def clv_by_group(table: pd.DataFrame, by: str) -> pd.DataFrame:
     return out if ordered else out.sort_values("clv_total", ascending=False)
 
 
-def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Series | None = None) -> AccountClv:
+def account_clv(book, as_of: dt.date, clv_params: ClvParams, churn_risk: pd.Series | None = None) -> AccountClv:
     """The CLV table of every account first seen before ``as_of`` (see the module docstring)."""
-    from analysis.data.features import resolve_as_of
-    from analysis.params import load_params
-
-    settings = ClvSettings.from_params(params if params is not None else load_params())
-    as_of = pd.Timestamp(resolve_as_of(book, as_of))
+    require_date(as_of)
     accounts = book.df("accounts").set_index("account_id")
-    accounts = accounts[pd.to_datetime(accounts["first_seen"]) < as_of]
-    notes: list[str] = []
+    accounts = accounts[pd.to_datetime(accounts["first_seen"]) < pd.Timestamp(as_of)]
+    problems: list[dict] = []
     table = pd.DataFrame(index=accounts.index.rename("account_id"))
-    seg_col = settings.segment if settings.segment in accounts else None
+    seg_col = clv_params.segment if clv_params.segment is not None and clv_params.segment in accounts else None
     if seg_col:
         table[seg_col] = accounts[seg_col]
 
@@ -242,14 +221,14 @@ def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Ser
     try:
         if orders is None:
             raise InsufficientDataError("the orders table is absent")
-        rfm = rfm_summary(orders, as_of, settings.time_unit)
+        rfm = rfm_summary(orders, as_of, clv_params.time_unit)
         rfm = rfm[rfm.index.isin(table.index)]
-        margin = _order_margin(orders, as_of, rfm.index, settings, notes)
-        values, purchases, spend = order_stream(rfm, margin, settings, notes)
+        margin = _order_margin(orders, as_of, rfm.index, clv_params, problems)
+        values, purchases, spend = order_stream(rfm, margin, clv_params, problems)
         table = table.join(values[order_cols])
         table["order_margin_rate"] = margin if isinstance(margin, pd.Series) else float(margin)
     except (InsufficientDataError, ConvergenceError) as exc:
-        notes.append(f"Order-stream CLV not estimated ({exc}); clv_orders is 0.")
+        problems.append(_not_estimated("order stream", f"Order-stream CLV not estimated ({exc}); clv_orders is 0."))
         for col in order_cols:
             table[col] = np.nan
     table["clv_orders"] = table["clv_orders"].fillna(0.0)
@@ -262,15 +241,21 @@ def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Ser
         hist = contract_histories(book.df("contracts"), as_of, accounts[seg_col] if seg_col else None)
         fit_on = hist[hist["periods"] >= 1]
         retention, retention_table = fit_by_segment(
-            fit_on, "segment" if seg_col else None, settings.min_segment_churners
+            fit_on, "segment" if seg_col else None, clv_params.min_segment_churners
         )
-        notes += [f"sBG for {seg} {note}" for seg, note in retention_table["note"].items() if note]
+        problems += [
+            problems_.problem(f"sBG retention: {seg}", "retention_fit", "adjusted", f"sBG for {seg} {note}")
+            for seg, note in retention_table["note"].items()
+            if note
+        ]
         values = contract_stream(
-            hist, retention, settings.contract_margin, settings.annual_discount_rate, settings.horizon_years
+            hist, retention, clv_params.contract_margin, clv_params.annual_discount_rate, clv_params.horizon_years
         )
         table = table.join(hist[["renewals_past", "arr", "active", "churned"]]).join(values)
     except (InsufficientDataError, ConvergenceError) as exc:
-        notes.append(f"Contract-stream CLV not estimated ({exc}); clv_contracts is 0.")
+        problems.append(
+            _not_estimated("contract stream", f"Contract-stream CLV not estimated ({exc}); clv_contracts is 0.")
+        )
         for col in contract_cols:
             if col not in table:
                 table[col] = np.nan
@@ -278,15 +263,36 @@ def account_clv(book, as_of=None, params: dict | None = None, churn_risk: pd.Ser
     table["clv"] = table["clv_orders"] + table["clv_contracts"]
     table = add_value_at_risk(table, churn_risk)
     assumptions = {
-        **asdict(settings),
-        "as_of": str(as_of.date()),
+        **clv_params.model_dump(),
+        "as_of": str(as_of),
         "order_margin_source": "observed share per account (book share when unknown)"
-        if settings.order_margin == "observed"
-        else f"fixed {settings.order_margin}",
+        if clv_params.order_margin == "observed"
+        else f"fixed {clv_params.order_margin}",
         "contract_value": "ARR x contract_margin x DERL (renewals to come, next one undiscounted)",
         "value_at_risk": "CLV x churn probability (supplied risk, else 1 - sBG renewal probability, else 1 - P(alive))",
     }
-    return AccountClv(table, purchases, spend, retention, retention_table, assumptions, notes)
+    frame = problems_.concat(problems_.problems_frame(problems), *_model_problems(purchases, spend, retention))
+    return AccountClv(table, purchases, spend, retention, retention_table, assumptions, frame)
+
+
+def _not_estimated(stream: str, detail: str) -> dict:
+    return problems_.problem(stream, "not_estimated", "fatal", detail, "its CLV is 0; see docs/clv.md (Bad input)")
+
+
+def _model_problems(purchases, spend, retention: dict) -> list[pd.DataFrame]:
+    """The fitted models' own ``problems_`` (a singular information matrix ...), named by model.
+
+    A segment on the pooled fit is not repeated, and the constant-churn limit of the sBG is already
+    said by the retention table's note."""
+    parts = [("BG/NBD purchases", purchases), ("Gamma-Gamma spend", spend)]
+    pooled = retention.get("all")
+    parts += [(f"sBG retention: {name}", m) for name, m in retention.items() if name == "all" or m is not pooled]
+    frames = []
+    for label, model in parts:
+        found = getattr(model, "problems_", None)
+        if found is not None and len(found):
+            frames.append(found[found["problem"] != "homogeneous"].assign(factor=label))
+    return frames
 
 
 def model_summaries(result: AccountClv) -> pd.DataFrame:
@@ -300,42 +306,47 @@ def model_summaries(result: AccountClv) -> pd.DataFrame:
     return frame[["model", *[c for c in frame.columns if c != "model"]]]
 
 
-def holdout_report(orders: pd.DataFrame | None, as_of, settings: ClvSettings):
+def holdout_report(orders: pd.DataFrame | None, as_of: dt.date, clv_params: ClvParams):
     """Fit BG/NBD on orders before ``as_of - holdout_weeks`` and compare its predictions for the
     holdout with what happened.
 
     Returns (holdout check table or None, calibration model or None, a sentence saying what was
     done or why it could not be).
     """
-    as_of = pd.Timestamp(as_of)
-    calibration_end = as_of - pd.Timedelta(weeks=settings.holdout_weeks)
+    calibration_end = require_date(as_of) - dt.timedelta(weeks=clv_params.holdout_weeks)
     if orders is None:
         return None, None, "No orders table in this extract: the order stream and its holdout check are skipped."
     try:
-        split = calibration_holdout(orders, calibration_end, as_of, settings.time_unit)
-        model = BetaGeoModel().fit(split, time_unit=settings.time_unit)
+        split = calibration_holdout(orders, calibration_end, as_of, clv_params.time_unit)
+        model = BetaGeoModel().fit(split, time_unit=clv_params.time_unit)
     except (InsufficientDataError, ConvergenceError) as exc:
         return None, None, f"The holdout check could not be made: {exc}"
-    table = holdout_check(model, split, settings.time_unit)
+    table = holdout_check(model, split, clv_params.time_unit)
     return (
         table,
         model,
         (
-            f"Calibration on orders before {calibration_end.date()}, holdout of "
-            f"{settings.holdout_weeks} weeks to {(as_of - pd.Timedelta(days=1)).date()}."
+            f"Calibration on orders before {calibration_end}, holdout of "
+            f"{clv_params.holdout_weeks} weeks to {as_of - dt.timedelta(days=1)}."
         ),
     )
 
 
-def _order_margin(orders, as_of, index, settings: ClvSettings, notes: list[str]):
-    if settings.order_margin != "observed":
-        return float(settings.order_margin)
+def _order_margin(orders, as_of: dt.date, index, clv_params: ClvParams, problems: list[dict]):
+    if clv_params.order_margin != "observed":
+        return float(clv_params.order_margin)
     rates = order_margin_rates(orders, as_of)
     if rates.empty:
-        notes.append(
-            "Orders carry no cost: order CLV uses revenue (margin 1). Set clv.order_margin to a share to change this."
+        problems.append(
+            problems_.problem(
+                "order margin",
+                "no_cost_data",
+                "adjusted",
+                "Orders carry no cost: order CLV uses revenue (margin 1).",
+                "Set clv.order_margin to a share to change this.",
+            )
         )
         return 1.0
-    before = orders[pd.to_datetime(orders["date"]) < as_of].dropna(subset=["cost"])
+    before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(as_of)].dropna(subset=["cost"])
     book_rate = 1 - before["cost"].sum() / before["amount"].sum()
     return rates.reindex(index).fillna(book_rate)

@@ -27,7 +27,7 @@ def _trigamma(z):
 
 
 class BetaGeoModel(MLEFitter):
-    """BG/NBD model; ``fit(rfm, time_unit=...)`` returns self."""
+    """BG/NBD model; ``fit(rfm, time_unit=...)`` returns self (``time_unit_`` is the unit it was fitted in)."""
 
     param_names = ("r", "alpha", "a", "b")
     model_name = "BG/NBD"
@@ -59,7 +59,7 @@ class BetaGeoModel(MLEFitter):
                 "dropout rate. Use a longer observation window or value these customers another way "
                 "(for example from contracts)."
             )
-        self.time_unit = time_unit
+        self.time_unit_ = time_unit
         self._prepare(x, t, T, w)
         if initial_params is None:
             # Start from a homogeneous-rate guess: alpha / r = mean observed time per purchase.
@@ -146,7 +146,7 @@ class BetaGeoModel(MLEFitter):
         """(r, alpha, a, b) with alpha expressed in ``time_unit``."""
         self._check_fitted()
         r, alpha, a, b = self.params_.to_numpy()
-        return r, convert_time(alpha, self.time_unit, time_unit), a, b
+        return r, convert_time(alpha, self.time_unit_, time_unit), a, b
 
     def log_likelihood(self, rfm: pd.DataFrame, time_unit: str, weights=None) -> float:
         """Log-likelihood of the fitted parameters on ``rfm`` (e.g. to compare with another fit)."""

@@ -32,7 +32,8 @@ def check_spend(rfm: pd.DataFrame, repeat_only: bool) -> tuple[np.ndarray, np.nd
     if bad.any():
         raise DataContractError(
             f"The Gamma-Gamma spend model needs a positive mean spend for every repeat buyer; {int(bad.sum())} "
-            f"have zero, negative or missing monetary_value, e.g.\n{rfm.loc[bad, list(SPEND_COLUMNS)].head(3).to_string()}\n"
+            f"have zero, negative or missing monetary_value, e.g.\n"
+            f"{rfm.loc[bad, list(SPEND_COLUMNS)].head(3).to_string()}\n"
             f"Drop them from the spend fit (credit notes, free orders) or net returns against their orders first."
         )
     return use, x, m
@@ -120,7 +121,7 @@ class GammaGammaModel(MLEFitter):
         """
         self._check_fitted()
         _, x, m = check_spend(rfm, repeat_only=True)
-        p, q, gam = self.params_.to_numpy()
+        p, q, _gamma = self.params_.to_numpy()
         if q <= 1:
             raise InsufficientDataError(
                 f"Fitted q = {q:.3g} <= 1: the mean spend is infinite; spend is too heavy-tailed for this model."

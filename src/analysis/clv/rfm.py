@@ -3,10 +3,13 @@ the holdout check that shows whether the purchase model predicts what happened n
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from analysis.clv._inputs import convert_time, require_columns, unit_days
+from analysis.data.asof import require_date
 from analysis.errors import ConfigError, InsufficientDataError
 
 
@@ -27,7 +30,7 @@ def _transactions(orders: pd.DataFrame, end, account_col: str, date_col: str, am
 
 def rfm_summary(
     orders: pd.DataFrame,
-    as_of,
+    as_of: dt.date,
     time_unit: str,
     account_col: str = "account_id",
     date_col: str = "date",
@@ -37,9 +40,10 @@ def rfm_summary(
 
     frequency = purchase days after the first; recency = first to last purchase day; T = first
     purchase day to the last observed day (the day before ``as_of``), the convention of
-    ``analysis.features`` and of lifetimes; monetary_value = mean amount of the repeat purchases (0 without repeats), as the
-    Gamma-Gamma model expects.
+    ``analysis.data.features`` and of lifetimes; monetary_value = mean amount of the repeat purchases
+    (0 without repeats), as the Gamma-Gamma model expects.
     """
+    require_date(as_of)
     unit_days(time_unit)
     tx = _transactions(orders, as_of, account_col, date_col, amount_col)
     if tx.empty:
@@ -67,8 +71,8 @@ def rfm_summary(
 
 def calibration_holdout(
     orders: pd.DataFrame,
-    calibration_end,
-    observation_end,
+    calibration_end: dt.date,
+    observation_end: dt.date,
     time_unit: str,
     account_col: str = "account_id",
     date_col: str = "date",
@@ -80,10 +84,12 @@ def calibration_holdout(
     ``duration_holdout`` (holdout length in ``time_unit``). Only accounts that bought in the
     calibration period are kept: the model can only predict customers it has seen.
     """
+    require_date(calibration_end, "calibration_end")
+    require_date(observation_end, "observation_end")
     cal_end, obs_end = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
     if obs_end <= cal_end:
         raise ConfigError(f"observation_end {obs_end.date()} must be after calibration_end {cal_end.date()}.")
-    cal = rfm_summary(orders, cal_end, time_unit, account_col, date_col, amount_col)
+    cal = rfm_summary(orders, calibration_end, time_unit, account_col, date_col, amount_col)
     tx = _transactions(orders, obs_end, account_col, date_col, amount_col)
     later = tx[tx["day"] >= cal_end].groupby("account_id").size()
     cal["frequency_holdout"] = later.reindex(cal.index, fill_value=0).astype(np.int64)

@@ -18,11 +18,13 @@ from scipy.special import betaln, digamma, hyp2f1, polygamma
 
 from analysis.clv._fitter import MLEFitter
 from analysis.clv._inputs import check_weights, require_columns
+from analysis.core import problems as problems_
 from analysis.core.summary import summary_frame
 from analysis.errors import ConvergenceError, DataContractError, InsufficientDataError
 
 HISTORY_COLUMNS = ("periods", "churned")
 HOMOGENEOUS_SCALE = 1e4  # alpha and beta both beyond this: the fit is heading to the no-heterogeneity limit
+HOMOGENEOUS_NOTE = "no rise in retention with tenure: constant churn probability (alpha, beta -> infinity)"
 
 
 def survivors_to_histories(survivors) -> pd.DataFrame:
@@ -112,6 +114,17 @@ class ShiftedBetaGeometricModel(MLEFitter):
         theta = churners / (churners + renewals)
         info = churners / theta**2 + renewals / (1 - theta) ** 2
         self.homogeneous_ = True
+        self.problems_ = problems_.problems_frame(
+            [
+                problems_.problem(
+                    self.model_name,
+                    "homogeneous",
+                    "adjusted",
+                    HOMOGENEOUS_NOTE,
+                    "read the one churn probability in summary; alpha and beta are not identified",
+                )
+            ]
+        )
         self.churn_probability_ = theta
         self.churn_probability_se_ = float(np.sqrt(1 / info))
         scale = HOMOGENEOUS_SCALE**2  # large enough that the beta mixing is negligible
@@ -225,7 +238,7 @@ def fit_by_segment(histories: pd.DataFrame, segment: str | None, min_churners: i
     require_columns(
         histories, HISTORY_COLUMNS if segment is None else (*HISTORY_COLUMNS, segment), "Segment-level sBG fits"
     )
-    weights = histories["weight"] if "weight" in histories else None
+    weights = histories.get("weight")
     pooled = ShiftedBetaGeometricModel().fit(histories, weights=weights)
     models, rows = {"all": pooled}, []
     parts = [] if segment is None else list(histories.groupby(segment, observed=True))
@@ -242,7 +255,7 @@ def fit_by_segment(histories: pd.DataFrame, segment: str | None, min_churners: i
                 models[name], note = pooled, f"uses the pooled fit: {exc}"
         m = models[name]
         if m.homogeneous_ and not note:
-            note = "no rise in retention with tenure: constant churn probability (alpha, beta -> infinity)"
+            note = HOMOGENEOUS_NOTE
         ci = m.confidence_intervals_ * (np.nan if m.homogeneous_ else 1.0)
         shown = m.params_ * (np.nan if m.homogeneous_ else 1.0)
         rows.append(

@@ -17,7 +17,7 @@ DAYS_PER_YEAR = 365.25
 def horizon_steps(horizon: float, time_unit: str, steps_per_year: int = 12) -> int:
     """Number of discounting steps (calendar months by default) in ``horizon`` ``time_unit``s."""
     years = float(horizon) * unit_days(time_unit) / DAYS_PER_YEAR
-    steps = int(round(years * steps_per_year))
+    steps = round(years * steps_per_year)
     if steps < 1:
         raise ConfigError(
             f"A CLV horizon of {horizon} {time_unit} is shorter than one discounting step; use at least a month."

@@ -56,6 +56,16 @@ def _log1p(X):
     return np.log1p(np.clip(np.asarray(X, dtype=float), 0, None))
 
 
+def _sample_sd(scaler: StandardScaler) -> None:
+    """Rescale a fitted StandardScaler to the sample SD (n - 1), as pandas and the statistics texts
+    use for "+1 SD" effects; scikit-learn's scaler divides by the population SD (n)."""
+    n = np.asarray(scaler.n_samples_seen_, dtype=float) * np.ones_like(scaler.scale_)
+    varying = (scaler.var_ > 0) & (n > 1)
+    factor = np.sqrt(np.where(varying, n / np.maximum(n - 1, 1), 1.0))
+    scaler.scale_ = scaler.scale_ * factor
+    scaler.var_ = scaler.var_ * factor**2
+
+
 def _is_binary(values: pd.Series) -> bool:
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     x = x[~np.isnan(x)]
@@ -70,9 +80,15 @@ class Encoder:
     says what one unit of it means. Missing numeric values stay missing (the caller decides).
     """
 
-    def __init__(self, numeric: Sequence[str] = (), categorical: Sequence[str] = (), log1p: Sequence[str] = (),
-                 standardize: bool = True, clip_quantile: float | None = None,
-                 reference_levels: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        log1p: Sequence[str] = (),
+        standardize: bool = True,
+        clip_quantile: float | None = None,
+        reference_levels: Mapping[str, str] | None = None,
+    ):
         self.numeric = list(numeric)
         self.categorical = list(categorical)
         self.log1p = [c for c in log1p if c in self.numeric]
@@ -88,8 +104,10 @@ class Encoder:
             counts = frame[col].astype(str).value_counts()
             ref = str(self.reference_levels.get(col, counts.index[0] if len(counts) else ""))
             if ref not in counts.index:
-                raise ConfigError(f"Reference level {ref!r} of '{col}' does not occur in the data; choose one of "
-                                  f"{sorted(counts.index)}.")
+                raise ConfigError(
+                    f"Reference level {ref!r} of '{col}' does not occur in the data; choose one of "
+                    f"{sorted(counts.index)}."
+                )
             self.levels_[col] = [ref, *sorted(lvl for lvl in counts.index if lvl != ref)]
         steps = []
         logged = [c for c in scaled if c in self.log1p]
@@ -97,31 +115,48 @@ class Encoder:
         for name, cols, log in (("log", logged, True), ("num", plain, False)):
             if cols:
                 pipe = [("log1p", FunctionTransformer(_log1p, feature_names_out="one-to-one"))] if log else []
-                pipe += [("clip", QuantileClipper(self.clip_quantile)),
-                         ("scale", StandardScaler(with_mean=self.standardize, with_std=self.standardize))]
+                pipe += [
+                    ("clip", QuantileClipper(self.clip_quantile)),
+                    ("scale", StandardScaler(with_mean=self.standardize, with_std=self.standardize)),
+                ]
                 steps.append((name, Pipeline(pipe), cols))
         if self.binary_:
             steps.append(("binary", "passthrough", self.binary_))
         if self.categorical:
-            steps.append(("cat", OneHotEncoder(categories=[self.levels_[c] for c in self.categorical], drop="first",
-                                               handle_unknown="ignore", sparse_output=False,
-                                               feature_name_combiner=_level_name), self.categorical))
+            steps.append(
+                (
+                    "cat",
+                    OneHotEncoder(
+                        categories=[self.levels_[c] for c in self.categorical],
+                        drop="first",
+                        handle_unknown="ignore",
+                        sparse_output=False,
+                        feature_name_combiner=_level_name,
+                    ),
+                    self.categorical,
+                )
+            )
         self.transformer_ = ColumnTransformer(steps, verbose_feature_names_out=False, remainder="drop")
         self.transformer_.fit(self._input(frame))
+        for name in ("log", "num"):
+            if name in self.transformer_.named_transformers_ and self.standardize:
+                _sample_sd(self.transformer_.named_transformers_[name].named_steps["scale"])
         produced = list(self.transformer_.get_feature_names_out())
         order = [*self.numeric, *(_level_name(c, lvl) for c in self.categorical for lvl in self.levels_[c][1:])]
         self.columns_ = [c for c in order if c in produced]
         self.factor_of_ = {c: c for c in self.numeric}
         self.factor_of_.update({_level_name(c, lvl): c for c in self.categorical for lvl in self.levels_[c][1:]})
         self._positions = [produced.index(c) for c in self.columns_]
-        self.scale_ = {}
-        self.center_ = {}
+        self.scale_, self.center_, self.bounds_ = {}, {}, {}
         for name, cols, _ in (("log", logged, True), ("num", plain, False)):
             if cols:
-                scaler = self.transformer_.named_transformers_[name].named_steps["scale"]
+                steps_ = self.transformer_.named_transformers_[name].named_steps
+                scaler, clipper = steps_["scale"], steps_["clip"]
                 for i, c in enumerate(cols):
                     self.scale_[c] = float(scaler.scale_[i]) if self.standardize else 1.0
                     self.center_[c] = float(scaler.mean_[i]) if self.standardize else 0.0
+                    if self.clip_quantile:  # on the log scale for logged columns
+                        self.bounds_[c] = (float(clipper.lower_[i]), float(clipper.upper_[i]))
         return self
 
     def _input(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -138,8 +173,9 @@ class Encoder:
         with warnings.catch_warnings():  # unseen levels are encoded as the reference; unseen_levels() says which
             warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
             values = self.transformer_.transform(self._input(frame))
-        return pd.DataFrame(np.asarray(values, dtype=float)[:, self._positions], index=frame.index,
-                            columns=self.columns_)
+        return pd.DataFrame(
+            np.asarray(values, dtype=float)[:, self._positions], index=frame.index, columns=self.columns_
+        )
 
     def fit_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.fit(frame).transform(frame)

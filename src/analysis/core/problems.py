@@ -46,5 +46,7 @@ def fatal_message(frame: pd.DataFrame, what: str) -> str:
 def as_text(frame: pd.DataFrame, severities: Iterable[str] = SEVERITIES) -> list[str]:
     """One line per problem, for a notebook's "what could not be estimated, and why" cell."""
     keep = frame[frame["severity"].isin(list(severities))]
-    return [f"{r.factor}: {r.problem} ({r.severity}) - {r.detail}" + (f"; {r.action}" if r.action else "")
-            for r in keep.itertuples()]
+    return [
+        f"{r.factor}: {r.problem} ({r.severity}) - {r.detail}" + (f"; {r.action}" if r.action else "")
+        for r in keep.itertuples()
+    ]

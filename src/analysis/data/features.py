@@ -112,7 +112,8 @@ SELECT c.cut_id,
   avg(u.active_users) FILTER (WHERE u.date >= c.as_of - 90) AS active_users_90d,
   avg(u.logins) FILTER (WHERE u.date >= c.as_of - 90) AS logins_90d,
   avg({exact("u.feature_adoption")}) FILTER (WHERE u.date >= c.as_of - 90) AS adoption_90d,
-  avg({exact("u.feature_adoption")}) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90) AS adoption_prev_90d,
+  avg({exact("u.feature_adoption")}) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90)
+    AS adoption_prev_90d,
   sum({exact("u.meeting_minutes")}) FILTER (WHERE u.date >= c.as_of - 90) AS meeting_minutes_90d,
   any_value(c.as_of) - max(u.date) FILTER (WHERE u.logins > 0) AS days_since_last_login
 FROM cuts c JOIN usage u ON u.account_id = c.account_id AND u.date < c.as_of
@@ -125,7 +126,8 @@ SELECT c.cut_id,
   count(*) FILTER (WHERE t.opened >= c.as_of - 365 AND t.severity IN ('high', 'critical')) AS severe_tickets_12m,
   count(*) FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS open_severe_tickets,
-  max(c.as_of - t.opened) FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
+  max(c.as_of - t.opened)
+    FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS max_open_severe_days
 FROM cuts c JOIN tickets t ON t.account_id = c.account_id AND t.opened < c.as_of
 GROUP BY c.cut_id

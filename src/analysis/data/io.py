@@ -9,6 +9,7 @@ without loading 100 million usage rows into pandas. Each table has two views:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -38,10 +39,8 @@ def sql_literal(value: str) -> str:
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
-    try:  # no progress bar in logs; inside Jupyter DuckDB refuses the setting (and draws none)
+    with contextlib.suppress(duckdb.Error):  # no progress bar in logs; Jupyter refuses the setting (draws none)
         con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:
-        pass
     con.execute(f"SET memory_limit = {sql_literal(os.environ.get('B2B_DUCKDB_MEMORY', DEFAULT_MEMORY_LIMIT))}")
     con.execute("SET preserve_insertion_order = false")
     if threads:

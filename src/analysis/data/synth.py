@@ -563,7 +563,7 @@ def _ground_truth(tables: dict[str, pd.DataFrame], seed: int, n_accounts: int) -
         .reindex(truth["account_id"], fill_value=0)
         .sort_values(ascending=False)
     )
-    top20 = revenue.iloc[: max(1, int(round(0.2 * len(revenue))))].sum() / revenue.sum()
+    top20 = revenue.iloc[: max(1, round(0.2 * len(revenue)))].sum() / revenue.sum()
     decisions = tables["decisions"]
     return {
         "seed": seed,

@@ -3,7 +3,7 @@
 Each ``*_section`` function takes a :class:`Context` and returns a :class:`Section` holding its
 sentences and tables, or, when a table or column it needs is absent, a section marked not
 available with a note saying why ("Not available: this run has no table 'drivers' (written by
-notebook 04_renewal_drivers)"). Nothing here raises on a missing analysis.
+notebook 05_renewal_drivers)"). Nothing here raises on a missing analysis.
 
 Rendering is HTML built here, with every text that comes from data or config escaped
 (``html.escape``; tables through ``DataFrame.to_html(escape=True)``), so account names such as
@@ -25,77 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import catalog
 from analysis.data import io, quality
-from analysis.errors import ConfigError
-from analysis.report import i18n as i18n
+from analysis.data.history import renewal_history
+from analysis.params import Params, ReportParams
+from analysis.report import i18n
 from analysis.scoring.tiers import GONE, NEW, migration
-
-# Run table -> the notebook that writes it (for "not available" notes).
-SOURCES: dict[str, str] = {
-    "features_asof": "01_data_quality",
-    "validation_problems": "01_data_quality",
-    "table_overview": "01_data_quality",
-    "missingness": "01_data_quality",
-    "revenue_concentration": "01_data_quality",
-    "clv_accounts": "02_clv",
-    "clv_model_summary": "02_clv",
-    "churn_risk": "03_churn_survival",
-    "at_risk_renewals": "03_churn_survival",
-    "drivers": "04_renewal_drivers",
-    "renewal_reasons": "04_renewal_drivers",
-    "drivers_model_check": "04_renewal_drivers",
-    "scored_accounts": "05_scoring_and_weights",
-    "segments": "06_high_value_traits",
-    "upgrade_candidates": "06_high_value_traits",
-    "clv_holdout_check": "02_clv",
-    "churn_model_evaluation": "03_churn_survival",
-    "churn_calibration": "03_churn_survival",
-    "scoring_backtest": "05_scoring_and_weights",
-    "scoring_weights": "05_scoring_and_weights",
-    "segment_profiles": "06_high_value_traits",
-    "segment_rules": "06_high_value_traits",
-    "report_renewals_12m": "07_manager_report",
-}
-
-DEFAULTS: dict[str, Any] = {
-    "at_risk_days": 90,  # renewal window of the at-risk section
-    "at_risk_threshold": 0.5,  # churn risk before renewal from which an account counts as at risk
-    "n_at_risk": 20,  # rows shown in the at-risk table
-    "n_findings": 10,  # driver findings shown
-    "n_moves": 10,  # upgrades / downgrades shown
-    "n_candidates": 15,  # upgrade candidates shown
-    "top_share": 0.20,  # the "20" of the 80/20 check
-    "pareto_strong": 0.70,  # top-20% revenue share from which the book reads as a steep pyramid
-}
-
-
-def report_settings(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``report`` section over ``DEFAULTS`` (null = default), checked."""
-    section = params.get("report") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"Section 'report' of the config must be a mapping, got {section!r}.")
-    unknown = sorted(set(section) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"report.{unknown[0]} is not a report setting; known: {sorted(DEFAULTS)}.")
-    window = (params.get("survival") or {}).get("at_risk_window_days")
-    out = {
-        **DEFAULTS,
-        **({"at_risk_days": window} if window else {}),
-        **{k: v for k, v in section.items() if v is not None},
-    }
-    for key, value in out.items():
-        share = key in ("at_risk_threshold", "top_share", "pareto_strong")
-        ok = (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and (0 < value <= 1 if share else value >= 1 and float(value).is_integer())
-        )
-        if not ok:
-            raise ConfigError(
-                f"report.{key} must be {'a share in (0, 1]' if share else 'a whole number >= 1'}, got {value!r}."
-            )
-    return out
-
 
 HEADLINE_FILE = "headline.json"
 HEADLINE_KEYS = (
@@ -164,6 +99,7 @@ class RunTables:
         return self.run_dir.name if self.run_dir else "-"
 
     def get(self, name: str) -> pd.DataFrame | None:
+        catalog.writer_of(name)  # a name outside the catalog is a typo, not a missing section
         if name not in self._cache:
             self._cache[name] = io.read_table(self.run_dir, name) if self.run_dir else None
         value = self._cache[name]
@@ -183,14 +119,14 @@ class Context:
 
     tables: RunTables
     previous: RunTables | None
-    params: dict
+    params: Params
     as_of: str
     run_id: str = ""
     names: pd.Series | None = None  # account_id -> display name (from the accounts table)
 
     @classmethod
     def for_run(
-        cls, run_dir, previous_run_dir, params: dict, as_of, run_id: str = "", accounts: pd.DataFrame | None = None
+        cls, run_dir, previous_run_dir, params: Params, as_of, run_id: str = "", accounts: pd.DataFrame | None = None
     ) -> Context:
         names = None
         if accounts is not None and {"account_id", "name"} <= set(accounts.columns):
@@ -200,11 +136,11 @@ class Context:
 
     @property
     def lang(self) -> str:
-        return i18n.language(self.params)
+        return self.params.language
 
     @property
-    def settings(self) -> dict:
-        return report_settings(self.params)
+    def settings(self) -> ReportParams:
+        return self.params.report
 
     def t(self, key: str, **values: Any) -> str:
         return i18n.t(key, self.lang, **values)
@@ -218,7 +154,7 @@ class Context:
         if frame is None:
             if previous:
                 raise NotAvailable(self.t("why_previous_missing", previous=source.label, table=name))
-            raise NotAvailable(self.t("why_table_missing", table=name, notebook=SOURCES.get(name, "?")))
+            raise NotAvailable(self.t("why_table_missing", table=name, notebook=catalog.writer_of(name)))
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise NotAvailable(self.t("why_columns_missing", table=name, columns=", ".join(missing)))
@@ -233,7 +169,7 @@ class Context:
             return None
 
     def tier_names(self) -> dict[str, str]:
-        return i18n.tier_names(self.params, self.lang)
+        return i18n.tier_names(self.params.scoring, self.lang)
 
     def name_of(self, ids: pd.Series) -> pd.Series:
         if self.names is None:
@@ -269,7 +205,7 @@ def section(key: str, title_key: str | None = None, **title_values: Any):
     def wrap(builder: Callable[..., Section]) -> Callable[..., Section]:
         @functools.wraps(builder)
         def build(ctx: Context, *args: Any, **kwargs: Any) -> Section:
-            values = {k: ctx.settings[v] for k, v in title_values.items()}
+            values = {k: getattr(ctx.settings, v) for k, v in title_values.items()}
             title = ctx.t(title_key or f"h_{key}", **values)
             try:
                 out = builder(ctx, *args, **kwargs)
@@ -288,33 +224,6 @@ def section(key: str, title_key: str | None = None, **title_values: Any):
 
 def _by_account(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index("account_id") if "account_id" in frame.columns else frame
-
-
-def renewal_history(contracts: pd.DataFrame, as_of, days: int = 365) -> pd.DataFrame:
-    """Per account: contracts decided in the ``days`` before ``as_of`` and how many were renewed.
-
-    Columns account_id, decided, renewed, decided_value, churned_value (annual value not renewed).
-    Only decisions dated before ``as_of`` count, so a back-dated run never sees the future.
-    """
-    as_of = pd.Timestamp(as_of)
-    end = pd.to_datetime(contracts["end"])
-    window = contracts[
-        (end < as_of)
-        & (end >= as_of - pd.Timedelta(days=days))
-        & contracts["renewal_outcome"].isin(["renewed", "not_renewed"])
-    ]
-    renewed = window["renewal_outcome"] == "renewed"
-    value = window["annual_value"].astype(float)
-    out = pd.DataFrame(
-        {
-            "account_id": window["account_id"],
-            "decided": 1,
-            "renewed": renewed.astype(int),
-            "decided_value": value,
-            "churned_value": value.where(~renewed, 0.0),
-        }
-    )
-    return out.groupby("account_id", sort=True).sum().reset_index()
 
 
 def headline_figures(ctx: Context) -> dict[str, Any]:
@@ -358,7 +267,7 @@ def _within_window(ctx: Context, risk: pd.DataFrame) -> pd.DataFrame:
         return risk
     end = pd.to_datetime(risk["end"])
     as_of = pd.Timestamp(ctx.as_of)
-    return risk[(end >= as_of) & (end < as_of + pd.Timedelta(days=int(ctx.settings["at_risk_days"])))]
+    return risk[(end >= as_of) & (end < as_of + pd.Timedelta(days=int(ctx.settings.at_risk_days)))]
 
 
 def at_risk_flags(
@@ -387,7 +296,9 @@ def headline_section(ctx: Context, figures: Mapping[str, Any]) -> Section:
         sources=["headline.json", "features_asof", "report_renewals_12m", "clv_accounts", "at_risk_renewals"],
     )
     if all(figures.get(k) is None for k in ("accounts", "arr", "renewal_rate", "churned_value")):
-        raise NotAvailable(ctx.t("why_table_missing", table="features_asof", notebook=SOURCES["features_asof"]))
+        raise NotAvailable(
+            ctx.t("why_table_missing", table="features_asof", notebook=catalog.writer_of("features_asof"))
+        )
     previous = ctx.previous.json("headline") if ctx.previous else None
     rows = []
     for key in HEADLINE_KEYS:
@@ -422,7 +333,7 @@ def headline_section(ctx: Context, figures: Mapping[str, Any]) -> Section:
 def pyramid_section(ctx: Context) -> Section:
     scored = _by_account(ctx.need("scored_accounts", ["account_id", "tier"]))
     out = Section("pyramid", "", sources=["scored_accounts"])
-    codes = i18n.tier_codes(ctx.params) or list(pd.unique(scored["tier"].astype(object)))
+    codes = i18n.tier_codes(ctx.params.scoring) or list(pd.unique(scored["tier"].astype(object)))
     names = ctx.tier_names()
     frame = pd.DataFrame({"tier": scored["tier"].astype(object)})
     feats = ctx.optional("features_asof", ["account_id", "revenue_12m"])
@@ -446,7 +357,7 @@ def pyramid_section(ctx: Context) -> Section:
     if "health_score" in scored.columns:
         table["health_mean"] = scored["health_score"].astype(float).groupby(frame["tier"]).mean().reindex(codes)
     if "health_band" in scored.columns:
-        worst = list(i18n.band_names(ctx.params))[-1:] or [None]
+        worst = list(i18n.band_names(ctx.params.scoring))[-1:] or [None]
         at_risk = (scored["health_band"].astype(object) == worst[0]).astype(float)
         table["share_health_risk"] = at_risk.groupby(frame["tier"]).mean().reindex(codes)
     for name, missing in (
@@ -455,7 +366,9 @@ def pyramid_section(ctx: Context) -> Section:
         ("report_renewals_12m", renewals is None),
     ):
         if missing:
-            out.notes.append(ctx.t("not_available", why=ctx.t("why_table_missing", table=name, notebook=SOURCES[name])))
+            out.notes.append(
+                ctx.t("not_available", why=ctx.t("why_table_missing", table=name, notebook=catalog.writer_of(name)))
+            )
         elif name != "report_renewals_12m":
             out.sources.append(name)
     out.tables["pyramid"] = table.reset_index()
@@ -463,15 +376,15 @@ def pyramid_section(ctx: Context) -> Section:
     out.data["figure"] = table.set_index("tier")[share_cols]
     out.data["figure_labels"] = {c: ctx.t(c) for c in share_cols}
     if revenue is not None:
-        shares = quality.concentration(revenue, tops=(ctx.settings["top_share"],))
+        shares = quality.concentration(revenue, tops=(ctx.settings.top_share,))
         top = float(shares["value_share"].iloc[0])
         out.data["pareto_top_share"] = top
         out.text.append(
             ctx.t("pareto_sentence", share=fmt(top, "pct"))
             + " "
-            + ctx.t("pareto_strong" if top >= ctx.settings["pareto_strong"] else "pareto_weak")
+            + ctx.t("pareto_strong" if top >= ctx.settings.pareto_strong else "pareto_weak")
         )
-    top_codes = [c for c in (ctx.params.get("segments") or {}).get("top_tiers", codes[:2]) if c in codes]
+    top_codes = [c for c in ctx.params.segments.top_tiers if c in codes]
     if top_codes:
         top_rows = table.loc[top_codes]
         out.text.append(
@@ -501,7 +414,7 @@ def changes_section(ctx: Context) -> Section:
     before = _by_account(ctx.need("scored_accounts", ["account_id", "tier"], previous=True))
     now = _by_account(ctx.need("scored_accounts", ["account_id", "tier"]))
     previous_as_of = (ctx.previous.json("headline") or {}).get("as_of") or ctx.previous.label
-    codes = i18n.tier_codes(ctx.params) or list(pd.unique(now["tier"].astype(object)))
+    codes = i18n.tier_codes(ctx.params.scoring) or list(pd.unique(now["tier"].astype(object)))
     names = {**ctx.tier_names(), NEW: ctx.t("new_accounts"), GONE: ctx.t("gone_accounts")}
     move = migration(before, now, codes)
     out = Section("changes", "", sources=["scored_accounts", f"scored_accounts ({ctx.previous.label})"])
@@ -528,8 +441,8 @@ def changes_section(ctx: Context) -> Section:
         out.tables[key] = _moves_table(ctx, moves, names)
         out.captions[key] = ctx.t(key)
     out.data["moves"] = move.moves
-    worst = list(i18n.band_names(ctx.params))[-1:] or [None]
-    threshold = float(ctx.settings["at_risk_threshold"])
+    worst = list(i18n.band_names(ctx.params.scoring))[-1:] or [None]
+    threshold = float(ctx.settings.at_risk_threshold)
     flags_now = at_risk_flags(now.reset_index(), ctx.optional("churn_risk"), worst[0], threshold)
     flags_before = at_risk_flags(before.reset_index(), ctx.optional("churn_risk", previous=True), worst[0], threshold)
     new_risk = flags_now[~flags_now.index.isin(flags_before.index)]
@@ -542,7 +455,7 @@ def changes_section(ctx: Context) -> Section:
             "score": -now["score"].reindex(new_risk.index) if "score" in now.columns else 0.0,
         }
     )
-    shown = new_risk.loc[order.sort_values(["tier", "score"], kind="stable").index].head(int(ctx.settings["n_moves"]))
+    shown = new_risk.loc[order.sort_values(["tier", "score"], kind="stable").index].head(int(ctx.settings.n_moves))
     out.tables["new_at_risk"] = _new_risk_table(ctx, shown, now, names)
     out.full["new_at_risk_all"] = _new_risk_table(
         ctx, new_risk.loc[order.sort_values(["tier", "score"], kind="stable").index], now, names
@@ -552,7 +465,7 @@ def changes_section(ctx: Context) -> Section:
 
 
 def _moves_table(ctx: Context, moves: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
-    n = int(ctx.settings["n_moves"])
+    n = int(ctx.settings.n_moves)
     if "score_change" in moves.columns:
         moves = moves.reindex(moves["score_change"].abs().sort_values(ascending=False, kind="stable").index)
     moves = moves.head(n)
@@ -573,7 +486,7 @@ def _moves_table(ctx: Context, moves: pd.DataFrame, names: Mapping[str, str]) ->
 
 
 def _new_risk_table(ctx: Context, flags: pd.Series, now: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
-    bands = i18n.band_names(ctx.params, ctx.lang)
+    bands = i18n.band_names(ctx.params.scoring, ctx.lang)
     worst = list(bands)[-1] if bands else ""
 
     def why(reason: str) -> str:  # a handful of reason codes per account, not a computation over data
@@ -627,10 +540,7 @@ def drivers_section(ctx: Context) -> Section:
     if ranked.empty:
         raise NotAvailable(ctx.t("why_nothing_estimated"))
     variable = ranked["variable"] if "variable" in ranked.columns else ranked["factor"]
-    factor_names = [
-        i18n.feature_label(f if str(f) == str(v) or ": " not in str(f) else f, lang, ctx.params)
-        for f, v in zip(ranked["factor"], variable)
-    ]
+    factor_names = [i18n.feature_label(f, lang, ctx.params.scoring) for f in ranked["factor"]]
     units = [
         unit_text(u, lang) for u in (ranked["effect_unit"] if "effect_unit" in ranked.columns else [""] * len(ranked))
     ]
@@ -661,13 +571,13 @@ def drivers_section(ctx: Context) -> Section:
     out = Section("drivers", "", sources=["drivers"])
     out.text.append(ctx.t("drivers_sentence", n_clear=n_clear, n=len(findings)))
     out.data["findings"] = findings
-    out.data["forest"] = findings.head(max(int(ctx.settings["n_findings"]), n_clear)).assign(
+    out.data["forest"] = findings.head(max(int(ctx.settings.n_findings), n_clear)).assign(
         label=lambda f: f["factor"],
         lower_95=lambda f: f["_lower_95"],
         upper_95=lambda f: f["_upper_95"],
         direction=lambda f: f["_direction"],
     )
-    out.tables["findings"] = findings.head(int(ctx.settings["n_findings"]))
+    out.tables["findings"] = findings.head(int(ctx.settings.n_findings))
     out.full["findings_all"] = findings
     return out
 
@@ -693,9 +603,9 @@ def at_risk_section(ctx: Context) -> Section:
     out = Section("at_risk", "", sources=["at_risk_renewals"])
     scored = ctx.optional("scored_accounts", ["account_id", "tier"])
     names = ctx.tier_names()
-    bands = i18n.band_names(ctx.params, ctx.lang)
+    bands = i18n.band_names(ctx.params.scoring, ctx.lang)
     reasons = _top_reasons(ctx, out)
-    top = accounts.head(int(ctx.settings["n_at_risk"]))
+    top = accounts.head(int(ctx.settings.n_at_risk))
     ids = top["account_id"]
     table = pd.DataFrame({"account": ids.to_numpy(), "name": ctx.name_of(ids).to_numpy()})
     if scored is not None:
@@ -722,7 +632,7 @@ def at_risk_section(ctx: Context) -> Section:
         ctx.t(
             "at_risk_sentence",
             n=len(accounts),
-            days=ctx.settings["at_risk_days"],
+            days=ctx.settings.at_risk_days,
             value=fmt(accounts["annual_value"].sum(), "money"),
             at_risk=fmt(accounts["value_at_risk"].sum(), "money"),
         )
@@ -731,12 +641,14 @@ def at_risk_section(ctx: Context) -> Section:
 
 
 def _top_reasons(ctx: Context, out: Section) -> pd.Series | None:
-    """Per account, the renewal drivers pushing its renewal down (notebook 04), else churn risk factors (03)."""
+    """Per account, the renewal drivers pushing its renewal down (notebook 05), else churn risk factors (04)."""
     from analysis.report.exports import top_reasons
 
     reasons = ctx.optional("renewal_reasons", ["account_id", "sentence"])
     out.sources.append("renewal_reasons" if reasons is not None else "churn_risk")
-    return top_reasons(reasons, ctx.optional("churn_risk", ["account_id", "top_risk_factors"]), ctx.lang, ctx.params)
+    return top_reasons(
+        reasons, ctx.optional("churn_risk", ["account_id", "top_risk_factors"]), ctx.lang, ctx.params.scoring
+    )
 
 
 @section("traits")
@@ -764,7 +676,7 @@ def traits_section(ctx: Context) -> Section:
         out.tables["rules"] = rules[[c for c in keep if c in rules.columns]].rename(columns=keep)
         out.captions["rules"] = ctx.t("rules_title")
         out.sources.append("segment_rules")
-    shown = candidates.head(int(ctx.settings["n_candidates"]))
+    shown = candidates.head(int(ctx.settings.n_candidates))
     ids = shown["account_id"]
     table = pd.DataFrame({"account": ids.to_numpy(), "name": ctx.name_of(ids).to_numpy()})
     if "tier" in shown.columns:
@@ -783,10 +695,10 @@ def traits_section(ctx: Context) -> Section:
 
 @section("playbook")
 def playbook_section(ctx: Context) -> Section:
-    books = i18n.playbooks(ctx.params, ctx.lang)
+    books = i18n.playbooks(ctx.params.scoring, ctx.lang)
     if not books:
         raise NotAvailable(ctx.t("why_columns_missing", table="config scoring.tiers", columns="playbooks"))
-    codes = i18n.tier_codes(ctx.params) or list(books)
+    codes = i18n.tier_codes(ctx.params.scoring) or list(books)
     names = ctx.tier_names()
     table = pd.DataFrame({"tier": [names.get(c, c) for c in codes], "playbook": [books.get(c, "") for c in codes]})
     scored = ctx.optional("scored_accounts", ["tier"])
@@ -809,7 +721,7 @@ def quality_section(ctx: Context, methods: pd.DataFrame | None = None) -> Sectio
     found = methods is not None and (methods.get("_key", pd.Series(dtype=str)) != "chk_missing").any()
     if problems is None and overview is None and not found:
         raise NotAvailable(
-            ctx.t("why_table_missing", table="validation_problems", notebook=SOURCES["validation_problems"])
+            ctx.t("why_table_missing", table="validation_problems", notebook=catalog.writer_of("validation_problems"))
         )
     if problems is not None:
         out.sources.append("validation_problems")
@@ -899,7 +811,9 @@ def _check_drivers(ctx: Context) -> list[tuple[str, str]]:
 
 def _check_scoring(ctx: Context) -> list[tuple[str, str]]:
     bt = ctx.need("scoring_backtest", ["weighting", "metric", "estimate"])
-    method = str(((ctx.params.get("scoring") or {}).get("weights") or {}).get("method", "expert"))
+    # the weighting that cut this run's tiers, as the scoring notebook recorded it (not the params)
+    used = ctx.need("scoring_weights_used", ["weighting"])
+    method = str(used["weighting"].iloc[0])
     rows = bt[bt["weighting"].astype(str).str.lower() == method.lower()].set_index("metric")
     if rows.empty:
         raise NotAvailable(ctx.t("why_columns_missing", table="scoring_backtest", columns=f"weighting = {method}"))
@@ -1179,3 +1093,51 @@ def show_html(text: str) -> None:
     from IPython.display import HTML, display
 
     display(HTML(text))
+
+
+@dataclass
+class ManagerReport:
+    """The sections of one run's manager report, and the CRM exports written beside it."""
+
+    ctx: Context
+    figures: dict[str, Any]
+    sections: dict[str, Section]
+    exports: list[Path]
+    export_notes: list[str]
+
+    def __getitem__(self, key: str) -> Section:
+        return self.sections[key]
+
+    @property
+    def lang(self) -> str:
+        return self.ctx.lang
+
+
+def compose(run, run_id: str = "") -> ManagerReport:
+    """Build every section from the run's tables (``run``: RunInputs with ``run_dir`` and
+    ``previous_run_dir``), write the report tables, the headline and the CRM exports."""
+    from analysis.report import exports
+
+    book = run.book
+    accounts = book.df("accounts", ["account_id", "name"])
+    contracts = book.df("contracts", ["account_id", "end", "annual_value", "renewal_outcome"])
+    run_dir = run.tables.run_dir
+    io.write_table(renewal_history(contracts, run.as_of, 365).reset_index(), run_dir, "report_renewals_12m")
+    ctx = Context.for_run(run_dir, run.tables.previous_run_dir, run.params, run.as_of.isoformat(), run_id, accounts)
+    figures = headline_figures(ctx)
+    write_headline(figures, run_dir)
+    sections = {
+        "headline": headline_section(ctx, figures),
+        "pyramid": pyramid_section(ctx),
+        "changes": changes_section(ctx),
+        "drivers": drivers_section(ctx),
+        "at_risk": at_risk_section(ctx),
+        "traits": traits_section(ctx),
+        "playbook": playbook_section(ctx),
+        "quality": quality_section(ctx, method_checks(ctx)),
+    }
+    write_tables(sections.values(), run_dir)
+    written, notes = exports.write_exports(
+        run_dir, {n: ctx.tables.get(n) for n in exports.INPUTS}, run.params, ctx.names
+    )
+    return ManagerReport(ctx, figures, sections, written, notes)

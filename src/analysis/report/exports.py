@@ -5,8 +5,8 @@
   are fixed (``SCORED_COLUMNS`` + one ``contrib_<criterion>`` per scoring criterion) so a CRM
   import mapping never breaks; a value whose analysis is missing from the run is left empty and
   a note says why.
-* ``drivers``: the renewal drivers table of notebook 04 as it is.
-* ``weights_used``: the weights behind the tiers (``scoring_weights.yaml`` of notebook 05), with
+* ``drivers``: the renewal drivers table of notebook 05 as it is.
+* ``weights_used``: the weights behind the tiers (``scoring_weights.yaml`` of notebook 03), with
   their bootstrap intervals when the run has them; the YAML file is copied next to it.
 
 Rows are sorted by key, numbers rounded (money to cents, the rest to 6 decimals) and nothing
@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.report import i18n as i18n
+from analysis.params import Params, ScoringParams
+from analysis.report import i18n
 
 EXPORTS_DIR = "exports"
 WEIGHTS_YAML = "scoring_weights.yaml"
@@ -101,9 +102,9 @@ def top_reasons(
     renewal_reasons: pd.DataFrame | None,
     churn_risk: pd.DataFrame | None,
     lang: str = "en",
-    params: Mapping | None = None,
+    scoring: ScoringParams | None = None,
 ) -> pd.Series | None:
-    """Per account: the factors pushing renewal down (notebook 04), else the churn risk factors (03).
+    """Per account: the factors pushing renewal down (notebook 05), else the churn risk factors (04).
 
     Each reason reads "Feature usage 0.34 (typical 0.53) x0.47": the account's value, the book's
     typical value and the factor's multiplier on the odds of renewal.
@@ -117,7 +118,7 @@ def top_reasons(
             typical = i18n.t("typical", lang)
             text = pd.Series(
                 [
-                    f"{i18n.feature_label(f, lang, params)} {v} ({typical} {t}) x{m:.2f}"
+                    f"{i18n.feature_label(f, lang, scoring)} {v} ({typical} {t}) x{m:.2f}"
                     for f, v, t, m in zip(down["factor"], down["value"], down["typical"], down["odds_multiplier"])
                 ],
                 index=down.index,
@@ -129,7 +130,7 @@ def top_reasons(
 
 
 def scored_accounts_export(
-    tables: Mapping[str, pd.DataFrame | None], params: Mapping, names: pd.Series | None = None
+    tables: Mapping[str, pd.DataFrame | None], params: Params, names: pd.Series | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
     """The CRM table and notes on every column left empty (and why).
 
@@ -138,17 +139,17 @@ def scored_accounts_export(
     """
     scored = _keyed(tables.get("scored_accounts"))
     if scored is None or "tier" not in scored.columns:
-        raise KeyError("scored_accounts with a tier column is needed for the export (notebook 05).")
+        raise KeyError("scored_accounts with a tier column is needed for the export (notebook 03).")
     index = scored.index.sort_values()
     scored = scored.reindex(index)
-    lang = i18n.language(params)
-    criteria = list((params.get("scoring") or {}).get("criteria") or {})
+    lang = params.language
+    criteria = list(params.scoring.criteria)
     contrib = [f"{CONTRIB}{c}" for c in criteria] or sorted(c for c in scored.columns if c.startswith(CONTRIB))
     notes: list[str] = []
     out = pd.DataFrame(index=index)
     out["name"] = names.reindex(index) if names is not None else None
     out["tier"] = scored["tier"].astype(object)
-    out["tier_name"] = out["tier"].map(i18n.tier_names(params, lang))
+    out["tier_name"] = out["tier"].map(i18n.tier_names(params.scoring, lang))
     sources = {
         "abcd": (scored, "abcd", "scored_accounts"),
         "score": (scored, "score", "scored_accounts"),
@@ -169,9 +170,9 @@ def scored_accounts_export(
         out[target] = values.astype(object) if values is not None else None
     for col in contrib:
         out[col] = scored[col] if col in scored.columns else np.nan
-    reasons = top_reasons(tables.get("renewal_reasons"), tables.get("churn_risk"), lang, params)
+    reasons = top_reasons(tables.get("renewal_reasons"), tables.get("churn_risk"), lang, params.scoring)
     if reasons is None:
-        notes.append("top_reasons: empty, the run has neither renewal_reasons (04) nor churn_risk (03).")
+        notes.append("top_reasons: empty, the run has neither renewal_reasons (05) nor churn_risk (04).")
     out["top_reasons"] = reasons.reindex(index).fillna("") if reasons is not None else None
     candidates = _keyed(tables.get("upgrade_candidates"))
     if candidates is None:
@@ -198,21 +199,19 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def weights_used(
-    run_dir: str | Path, params: Mapping, weights_table: pd.DataFrame | None = None
-) -> pd.DataFrame | None:
+def weights_used(run_dir: str | Path, params: Params, weights_table: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The weights behind the tiers from the run's ``scoring_weights.yaml`` (None when absent)."""
     path = Path(run_dir) / WEIGHTS_YAML
     if not path.exists():
         return None
     chosen = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("scoring_weights") or {}
     method = str(chosen.get("method", ""))
-    lang = i18n.language(params)
+    lang = params.language
     w = pd.Series(chosen.get("weights") or {}, dtype=float)
     out = pd.DataFrame(
         {
             "criterion": w.index,
-            "label": [i18n.feature_label(c, lang, params) for c in w.index],
+            "label": [i18n.feature_label(c, lang, params.scoring) for c in w.index],
             "weight": w.to_numpy(),
             "lower_95": np.nan,
             "upper_95": np.nan,
@@ -254,7 +253,7 @@ def write_export(frame: pd.DataFrame, run_dir: str | Path, name: str) -> list[Pa
 
 
 def write_exports(
-    run_dir: str | Path, tables: Mapping[str, pd.DataFrame | None], params: Mapping, names: pd.Series | None = None
+    run_dir: str | Path, tables: Mapping[str, pd.DataFrame | None], params: Params, names: pd.Series | None = None
 ) -> tuple[list[Path], list[str]]:
     """Write every export the run's tables allow; returns the files and notes on what was left out."""
     written: list[Path] = []
@@ -264,12 +263,12 @@ def write_exports(
         written += write_export(frame, run_dir, "scored_accounts")
         notes += more
     else:
-        notes.append("scored_accounts: not exported, the run has no scored_accounts table (notebook 05).")
+        notes.append("scored_accounts: not exported, the run has no scored_accounts table (notebook 03).")
     drivers = tables.get("drivers")
     if drivers is not None:
         written += write_export(drivers, run_dir, "drivers")
     else:
-        notes.append("drivers: not exported, the run has no drivers table (notebook 04).")
+        notes.append("drivers: not exported, the run has no drivers table (notebook 05).")
     weights = weights_used(run_dir, params, tables.get("scoring_weights"))
     if weights is not None:
         written += write_export(weights, run_dir, "weights_used")
@@ -277,5 +276,5 @@ def write_exports(
         shutil.copyfile(Path(run_dir) / WEIGHTS_YAML, target)
         written.append(target)
     else:
-        notes.append(f"weights_used: not exported, the run has no {WEIGHTS_YAML} (notebook 05).")
+        notes.append(f"weights_used: not exported, the run has no {WEIGHTS_YAML} (notebook 03).")
     return written, notes

@@ -9,10 +9,10 @@ here: they come from the ``scoring`` section of the config, where analysts edit 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
 from typing import Any
 
 from analysis.errors import ConfigError
+from analysis.params import ScoringParams
 
 LANGUAGES = ("en", "zh")
 
@@ -35,7 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "why_empty": "table '{table}' has no rows",
         "why_no_previous": "there is no earlier successful run in this output folder to compare with",
         "why_previous_missing": "the previous run ({previous}) has no table '{table}'",
-        "why_nothing_estimated": "no factor could be estimated (see notebook 04 for the reasons)",
+        "why_nothing_estimated": "no factor could be estimated (see notebook 05 for the reasons)",
         "note_names_from_module": "Explanations in the last column are written by the analysis modules in English.",
         # section headings
         "h_headline": "Headline figures",
@@ -178,9 +178,9 @@ TEXT: dict[str, dict[str, str]] = {
         "points": "pts",
         "exports_written": "CRM exports of this run (in the run folder): {files}",
         "model_clv": "Customer lifetime value (BG/NBD + Gamma-Gamma; notebook 02)",
-        "model_churn": "Churn risk (Cox model; notebook 03)",
-        "model_drivers": "Renewal drivers (logistic regression; notebook 04)",
-        "model_scoring": "Customer score and tiers (notebook 05)",
+        "model_churn": "Churn risk (Cox model; notebook 04)",
+        "model_drivers": "Renewal drivers (logistic regression; notebook 05)",
+        "model_scoring": "Customer score and tiers (notebook 03)",
         "model_segments": "Segments and top-tier rules (notebook 06)",
         "chk_missing": "Validation figures",
         "chk_clv_holdout": "Repeat orders per customer in the holdout period: predicted / actual",
@@ -202,7 +202,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chk_drivers_contracts": "Renewal decisions analysed",
         "chk_drivers_contracts_meaning": "More decisions, narrower intervals.",
         "chk_drivers_flips": "Factors whose direction flips between segments",
-        "chk_drivers_flips_meaning": "0 is best; a flip means the effect depends on the segment (see notebook 04).",
+        "chk_drivers_flips_meaning": "0 is best; a flip means the effect depends on the segment (see notebook 05).",
         "chk_drivers_clear": "Factors with a clear effect / factors tested",
         "chk_drivers_clear_meaning": "Corrected for testing many factors; the rest may be noise.",
         "chk_drivers_method": "Estimation",
@@ -231,7 +231,7 @@ TEXT: dict[str, dict[str, str]] = {
         "why_empty": "表“{table}”没有数据",
         "why_no_previous": "此输出文件夹中没有可比较的上一次成功运行",
         "why_previous_missing": "上一次运行（{previous}）没有表“{table}”",
-        "why_nothing_estimated": "没有可估计的因素（原因见笔记本 04）",
+        "why_nothing_estimated": "没有可估计的因素（原因见笔记本 05）",
         "note_names_from_module": "最后一列的说明由分析模块以英文生成。",
         "h_headline": "核心指标",
         "h_pyramid": "客户金字塔",
@@ -361,9 +361,9 @@ TEXT: dict[str, dict[str, str]] = {
         "points": "个百分点",
         "exports_written": "本次运行的 CRM 导出文件（位于运行文件夹中）：{files}",
         "model_clv": "客户终身价值（BG/NBD + Gamma-Gamma；笔记本 02）",
-        "model_churn": "流失风险（Cox 模型；笔记本 03）",
-        "model_drivers": "续约驱动因素（逻辑回归；笔记本 04）",
-        "model_scoring": "客户评分与分层（笔记本 05）",
+        "model_churn": "流失风险（Cox 模型；笔记本 04）",
+        "model_drivers": "续约驱动因素（逻辑回归；笔记本 05）",
+        "model_scoring": "客户评分与分层（笔记本 03）",
         "model_segments": "客户细分与顶级客户规则（笔记本 06）",
         "chk_missing": "验证指标",
         "chk_clv_holdout": "留出期内每位客户的重复订单数：预测 / 实际",
@@ -385,7 +385,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chk_drivers_contracts": "分析的续约决策数",
         "chk_drivers_contracts_meaning": "决策越多，区间越窄。",
         "chk_drivers_flips": "方向在不同细分群体间相反的因素数",
-        "chk_drivers_flips_meaning": "0 最好；方向相反说明影响取决于细分群体（见笔记本 04）。",
+        "chk_drivers_flips_meaning": "0 最好；方向相反说明影响取决于细分群体（见笔记本 05）。",
         "chk_drivers_clear": "有明确影响的因素 / 检验的因素",
         "chk_drivers_clear_meaning": "已校正多重检验；其余因素可能只是噪声。",
         "chk_drivers_method": "估计方法",
@@ -446,17 +446,6 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def language(params: Mapping[str, Any]) -> str:
-    """The report language from the config's top-level ``language`` (default ``en``)."""
-    value = params.get("language") or "en"
-    if value not in LANGUAGES:
-        raise ConfigError(
-            f"language must be one of {list(LANGUAGES)}, got {value!r}; set `language: en` or "
-            f"`language: zh` at the top of config/params.yaml."
-        )
-    return value
-
-
 def t(key: str, lang: str = "en", **values: Any) -> str:
     """The text of ``key`` in ``lang``, with ``values`` filled in."""
     if lang not in TEXT:
@@ -472,50 +461,40 @@ def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
-def feature_label(name: str, lang: str = "en", params: Mapping[str, Any] | None = None) -> str:
-    """A readable name for a feature column; config labels first, then ``FEATURE_LABELS``.
+def feature_label(name: str, lang: str = "en", scoring: ScoringParams | None = None) -> str:
+    """A readable name for a feature column; the scoring criteria's labels first, then ``FEATURE_LABELS``.
 
-    Category levels from the drivers table (``industry: retail``) keep their level.
+    Category levels from the drivers table (``industry=retail``) keep their level.
     """
-    base, _, level = str(name).partition(": ")
-    criteria = {}
-    if params:
-        scoring = params.get("scoring") or {}
-        criteria = {**((scoring.get("health") or {}).get("components") or {}), **(scoring.get("criteria") or {})}
-    spec = criteria.get(base) or {}
-    label = spec.get("label_zh" if lang == "zh" else "label")
+    text = str(name)
+    sep = "=" if "=" in text else ": "
+    base, _, level = text.partition(sep)
+    label = None
+    if scoring is not None:
+        spec = scoring.criteria.get(base) or scoring.health.components.get(base)
+        if spec is not None:
+            label = spec.label_zh if lang == "zh" else spec.label
     if not label and base in FEATURE_LABELS:
         label = FEATURE_LABELS[base][LANGUAGES.index(lang)]
     label = label or base
     return f"{label}: {level}" if level else label
 
 
-def _pyramid(params: Mapping[str, Any]) -> Mapping[str, Any]:
-    return ((params.get("scoring") or {}).get("tiers") or {}).get("pyramid") or {}
+def tier_codes(scoring: ScoringParams) -> list[str]:
+    """Pyramid tier codes, best first."""
+    return list(scoring.tiers.pyramid.codes)
 
 
-def tier_codes(params: Mapping[str, Any]) -> list[str]:
-    """Pyramid tier codes, best first, from ``scoring.tiers.pyramid.codes``."""
-    return [str(c) for c in _pyramid(params).get("codes") or []]
+def tier_names(scoring: ScoringParams, lang: str = "en") -> dict[str, str]:
+    """Tier code -> name in ``lang``."""
+    return scoring.tiers.pyramid.labels(lang)
 
 
-def tier_names(params: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
-    """Tier code -> name in ``lang`` (the code itself when the config names none)."""
-    codes = tier_codes(params)
-    names = (_pyramid(params).get("names") or {}).get(lang) or (_pyramid(params).get("names") or {}).get("en") or []
-    return {code: str(names[i]) if i < len(names) else code for i, code in enumerate(codes)}
-
-
-def band_names(params: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
+def band_names(scoring: ScoringParams, lang: str = "en") -> dict[str, str]:
     """Health-band code -> name in ``lang``, best band first."""
-    bands = (((params.get("scoring") or {}).get("health") or {}).get("bands")) or []
-    return {str(b["code"]): str(b.get(lang) or b.get("en") or b["code"]) for b in bands if "code" in b}
+    return {b.code: (b.zh if lang == "zh" else b.en) for b in scoring.health.bands}
 
 
-def playbooks(params: Mapping[str, Any], lang: str = "en") -> dict[str, str]:
+def playbooks(scoring: ScoringParams, lang: str = "en") -> dict[str, str]:
     """Tier code -> recommended service text in ``lang``."""
-    books = (((params.get("scoring") or {}).get("tiers") or {}).get("playbooks")) or {}
-    return {
-        str(code): (entry.get(lang) or entry.get("en") or "") if isinstance(entry, Mapping) else str(entry)
-        for code, entry in books.items()
-    }
+    return {code: entry.get(lang) or entry.get("en", "") for code, entry in scoring.tiers.playbooks.items()}

@@ -7,9 +7,8 @@ figures are written to JSON and copied into the README by hand with the machine 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -17,7 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH_AS_OF = "2025-07-01"
+from analysis.core.machine import machine_info
+
+BENCH_AS_OF = dt.date(2025, 7, 1)
 
 
 def _child(step: str, folder: str, accounts: int, seed: int) -> dict:
@@ -30,23 +31,13 @@ def _child(step: str, folder: str, accounts: int, seed: int) -> dict:
     else:
         from analysis.data.features import build_features
         from analysis.data.io import load_book
+        from analysis.params import defaults
 
         book = load_book(folder)
-        rows = len(build_features(book, BENCH_AS_OF))
+        rows = len(build_features(book, BENCH_AS_OF, defaults().features.subscription_margin))
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_mb, 1), "rows_out": rows}
-
-
-def machine() -> dict:
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return {
-        "cpu_count": os.cpu_count(),
-        "memory_gb": round(mem_gb, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-    }
 
 
 def _usage_rows(folder: Path) -> int:
@@ -56,7 +47,7 @@ def _usage_rows(folder: Path) -> int:
 
 
 def run_benchmarks(sizes: list[int], out: str | Path, seed: int = 42) -> dict:
-    results = {"machine": machine(), "as_of": BENCH_AS_OF, "runs": []}
+    results = {"machine": machine_info(), "as_of": BENCH_AS_OF.isoformat(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="b2b-bench-") as tmp:
         for accounts in sizes:
             folder = Path(tmp) / f"book-{accounts}"

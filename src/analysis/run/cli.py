@@ -11,27 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from analysis import params as config
-from analysis.errors import AnalysisError, ConfigError
+from analysis import paths
+from analysis.errors import AnalysisError
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
-
-
-def _parse_overrides(pairs: list[str]) -> dict:
-    """``--set section.key=value`` pairs into a nested dict (values parsed as YAML scalars)."""
-    overrides: dict = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"--set expects section.key=value, got {pair!r}.")
-        dotted, raw = pair.split("=", 1)
-        node = overrides
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
-    return overrides
 
 
 def cmd_sample(args) -> int:
@@ -49,20 +32,28 @@ def cmd_sample(args) -> int:
 def cmd_validate(args) -> int:
     from analysis.data.io import load_book
     from analysis.data.validate import validate_book
+    from analysis.params import load_params, parse_overrides
 
+    if args.config or args.set:
+        load_params(args.config, parse_overrides(args.set))  # raises ConfigError (exit 2) naming the key
+        print(
+            f"Parameters valid: {args.config or 'config/params.yaml'}"
+            + (f" with {len(args.set)} --set" if args.set else "")
+        )
     report = validate_book(load_book(args.data, extract_date=args.extract_date))
     print(report.to_text())
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 
 def cmd_run(args) -> int:
+    from analysis.params import parse_overrides
     from analysis.run.pipeline import run_pipeline
 
     result = run_pipeline(
         args.data,
         as_of=args.as_of,
         config_path=args.config,
-        overrides=_parse_overrides(args.set),
+        overrides=parse_overrides(args.set),
         out_dir=args.out,
         timeout=args.timeout,
         progress_bar=sys.stderr.isatty(),
@@ -97,22 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample", help="write the seeded synthetic customer book")
-    p.add_argument("--accounts", type=int, default=config.DEFAULT_SAMPLE_ACCOUNTS)
-    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
-    p.add_argument("--out", default=str(config.SAMPLE_DIR))
+    p.add_argument("--accounts", type=int, default=paths.DEFAULT_SAMPLE_ACCOUNTS)
+    p.add_argument("--seed", type=int, default=paths.DEFAULT_SEED)
+    p.add_argument("--out", default=str(paths.SAMPLE_DIR))
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("validate", help="check a book against the data contract; exit 2 on problems")
     p.add_argument("data", help="folder of CSV/Parquet/Excel files, or a .duckdb file")
     p.add_argument("--extract-date", default=None, help="YYYY-MM-DD; default extract.json in the folder, else today")
+    p.add_argument("--config", default=None, help="also check this parameters file (merged over config/params.yaml)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="also check one parameter override")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="validate, then execute every notebook into reports/<run-id>/")
-    p.add_argument("--data", default=str(config.SAMPLE_DIR))
+    p.add_argument("--data", default=str(paths.SAMPLE_DIR))
     p.add_argument("--as-of", default=None, help="YYYY-MM-DD; default the day after the latest date in the data")
     p.add_argument("--config", default=None, help="YAML merged over config/params.yaml")
-    p.add_argument("--out", default=str(config.REPORTS_DIR))
+    p.add_argument("--out", default=str(paths.REPORTS_DIR))
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one parameter")
     p.add_argument(
         "--timeout",
@@ -124,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="time and measure memory of sample generation and feature build")
     p.add_argument("--sizes", type=int, nargs="+", default=[5000, 100000])
-    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED)
-    p.add_argument("--out", default=str(config.PROJECT_ROOT / "docs" / "benchmarks" / "foundation.json"))
+    p.add_argument("--seed", type=int, default=paths.DEFAULT_SEED)
+    p.add_argument("--out", default=str(paths.PROJECT_ROOT / "docs" / "benchmarks" / "foundation.json"))
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("kernel", help=f"register the '{config.KERNEL_NAME}' Jupyter kernel for this environment")
+    p = sub.add_parser("kernel", help=f"register the '{paths.KERNEL_NAME}' Jupyter kernel for this environment")
     p.set_defaults(func=cmd_kernel)
     return parser
 

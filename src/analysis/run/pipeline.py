@@ -28,9 +28,10 @@ from typing import Any
 
 import yaml
 
+from analysis.core.machine import machine_info
 from analysis.errors import ConfigError, DataContractError, PipelineError, RunLockedError
-from analysis.params import load_params, section
-from analysis.paths import DEFAULT_SEED, KERNEL_DISPLAY_NAME, KERNEL_NAME, NOTEBOOKS_DIR, REPORTS_DIR
+from analysis.params import Params, raw_params, validate_params
+from analysis.paths import KERNEL_DISPLAY_NAME, KERNEL_NAME, NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.run import runs
 
 EXIT_OK = 0
@@ -67,8 +68,6 @@ STANDARD_PARAMETERS = ("data_dir", "as_of", "run_dir", "config_path", "seed", "r
 # ... of which these belong to the runner alone (per-notebook config may not set them).
 RUNNER_PARAMETERS = frozenset(STANDARD_PARAMETERS) - {"seed"}
 
-DEFAULT_TIMEOUT = 1800  # seconds one cell may run
-DEFAULT_START_TIMEOUT = 120  # seconds the kernel may take to start
 NOTEBOOK_NAME = re.compile(r"^\d{2}_[\w-]+\.ipynb$")
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 TRACEBACK_LINES = 40  # printed; the manifest keeps the whole traceback
@@ -193,15 +192,18 @@ def ensure_kernel(kernel_name: str = KERNEL_NAME, *, prefix: str | Path | None =
 
 
 def discover_notebooks(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
-    """``NN_name.ipynb`` files in run order."""
+    """``NN_name.ipynb`` files in run order: the order the run-table catalog derives from who writes
+    and who reads each table (``analysis.catalog.sequence``)."""
+    from analysis import catalog
+
     folder = Path(notebooks_dir)
-    found = sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_NAME.match(p.name))
+    found = {p.stem: p for p in folder.glob("*.ipynb") if NOTEBOOK_NAME.match(p.name)}
     if not found:
         raise ConfigError(
             f"No notebooks named NN_name.ipynb in {folder}; create them with "
             f"`jupytext --to ipynb notebooks/NN_name.py`."
         )
-    return found
+    return [found[name] for name in catalog.sequence(found)]
 
 
 def declared_parameters(path: Path) -> list[str]:
@@ -251,45 +253,25 @@ def select_parameters(declared: list[str], standard: dict[str, Any], extra: dict
     return {name: merged[name] for name in declared if name in merged}
 
 
-def resolve_as_of(data_dir: Path, as_of: str | dt.date | None) -> tuple[str, str]:
-    """(ISO as-of date, where it came from). Default: the day after the latest date in the data."""
-    if as_of is None:
-        from analysis.data import io
+def resolve_as_of(book, as_of: str | dt.date | None) -> tuple[dt.date, str]:
+    """(as-of date, where it came from), parsed once here and refused when outside the data.
 
-        book = io.load_book(data_dir)
-        try:
-            return io.default_as_of(book).isoformat(), "data"
-        finally:
-            book.con.close()
-    from analysis.data.features import to_date  # one parser of as-of dates for the runner and the notebooks
+    Default: the day after the latest date in the data."""
+    from analysis.data import asof as asof_
+    from analysis.data import io
 
-    try:
-        return to_date(as_of).isoformat(), "argument"
-    except DataContractError:
-        raise ConfigError(f"As-of date {as_of!r} is not a date; use YYYY-MM-DD (e.g. 2025-12-01).") from None
+    parsed = asof_.parse_optional_date(as_of)
+    date = parsed if parsed is not None else io.default_as_of(book)
+    asof_.check_in_range(date, io.earliest_date(book), book.extract_date)
+    return date, "argument" if parsed is not None else "data"
 
 
-def _seconds(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"pipeline.{name} must be a positive number of seconds, got {value!r}.")
-    return math.ceil(value)  # nbclient takes whole seconds
-
-
-def _settings(params: dict, timeout: float | None) -> tuple[int | None, int, Any]:
-    pipe = section(params, "pipeline")
-    cell = timeout if timeout is not None else pipe.get("execution_timeout", DEFAULT_TIMEOUT)
-    cell = _seconds("execution_timeout", cell)
-    start = _seconds("start_timeout", pipe.get("start_timeout", DEFAULT_START_TIMEOUT)) or DEFAULT_START_TIMEOUT
-    return cell, start, pipe.get("notebooks")
-
-
-def _seed(params: dict) -> int:
-    seed = params.get("seed", DEFAULT_SEED)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
-    return seed
+def _settings(params: Params, timeout: float | None) -> tuple[int | None, int, dict]:
+    pipe = params.pipeline
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"The timeout must be a positive number of seconds, got {timeout!r}.")
+    cell = math.ceil(timeout) if timeout is not None else pipe.cell_timeout()  # nbclient takes whole seconds
+    return cell, math.ceil(pipe.start_timeout), pipe.notebooks
 
 
 # --- one notebook --------------------------------------------------------------------------
@@ -416,7 +398,7 @@ class _Plan:
     as_of: str
     as_of_source: str
     config_path: str | None
-    params: dict
+    params: Params
     seed: int
     notebooks: list[Path]
     declared: dict[str, list[str]]
@@ -452,7 +434,7 @@ def run_pipeline(
     input, ``RunLockedError`` when another run holds ``out_dir``. A notebook that fails or
     times out does not raise: the result says so (``outcome``, ``exit_code``, ``error``).
     ``timeout`` is the most seconds one cell may run, rounded up to whole seconds (default:
-    ``pipeline.execution_timeout`` of the config, else 1800; null in the config: no limit).
+    ``pipeline.execution_timeout`` of the parameters; null there: no limit).
     """
     started = dt.datetime.now().astimezone()
     data_path = Path(data_dir).expanduser().resolve()
@@ -460,31 +442,31 @@ def run_pipeline(
         raise DataContractError(
             f"Data source {data_path} does not exist; pass --data with a folder of CSV/Parquet files or a .duckdb file."
         )
-    params = load_params(config_path, overrides)
+    raw = raw_params(config_path, overrides)
     secrets = runs.secret_values()
-    problems = runs.credential_problems(params, secrets)
+    problems = runs.credential_problems(raw, secrets)  # before validation: a credential is never echoed back
     if problems:
         raise ConfigError(
             "Parameters must not hold credentials: "
             + "; ".join(problems)
             + ". Put them in environment variables (see docs/running.md)."
         )
+    params = validate_params(raw)
     cell_timeout, start_timeout, configured = _settings(params, timeout)
-    seed = _seed(params)
     if run_id:
         runs.check_run_id(run_id)
     notebooks = discover_notebooks(notebooks_dir)
     declared = {p.stem: declared_parameters(p) for p in notebooks}
     per_notebook = check_notebook_overrides(declared, configured)
-    validation = _validate(data_path, progress) if validate else None
-    as_of_iso, as_of_source = resolve_as_of(data_path, as_of)  # last: it may read the whole book
+    validation, as_of_date, as_of_source = _check_book(data_path, as_of, validate, progress)
+    as_of_iso = as_of_date.isoformat()
     plan = _Plan(
         data_dir=data_path,
         as_of=as_of_iso,
         as_of_source=as_of_source,
         config_path=str(Path(config_path).resolve()) if config_path else None,
         params=params,
-        seed=seed,
+        seed=params.seed,
         notebooks=notebooks,
         declared=declared,
         per_notebook=per_notebook,
@@ -520,13 +502,13 @@ def _manifest(plan: _Plan, rid: str, started: dt.datetime, out: Path) -> dict[st
         "as_of_source": plan.as_of_source,
         "seed": plan.seed,
         "config_path": plan.config_path,
-        "parameters": plan.params,
+        "parameters": plan.params.model_dump(mode="json"),
         "kernel": plan.kernel_name,
         "execution_timeout": plan.timeout,
         "output": str(out / rid),
         "git": runs.git_state(),
         "packages": runs.package_versions(),
-        "machine": runs.machine(),
+        "machine": machine_info(),
         "data": None,
         "notebooks": [{"name": p.stem, "status": "pending", "seconds": None} for p in plan.notebooks],
         "tables": {},
@@ -539,23 +521,27 @@ def _save_manifest(folder: Path, manifest: dict, secrets: list[str]) -> None:
     runs.write_json_atomic(folder / runs.MANIFEST, runs.scrub(manifest, secrets))
 
 
-def _validate(data_path: Path, progress: Callable[[str], Any]):
-    """Validate the book before anything is written; a failure raises ValidationFailed (exit 2)."""
+def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str], Any]):
+    """Validate the book (unless told not to) and resolve the as-of date, on one load of the book,
+    before anything is written; a failure raises ValidationFailed or ConfigError (exit 2)."""
     from analysis.data.io import load_book
     from analysis.data.validate import validate_book
 
     clock = time.perf_counter()
     book = load_book(data_path)
     try:
-        report = validate_book(book)
+        report = None
+        if validate:
+            report = validate_book(book)
+            report.raise_if_failed()
+            progress(
+                f"Data valid ({time.perf_counter() - clock:.1f} s): "
+                + ", ".join(f"{t} {n:,}" for t, n in report.row_counts.items())
+            )
+        as_of_date, source = resolve_as_of(book, as_of)
     finally:
         book.con.close()
-    report.raise_if_failed()
-    progress(
-        f"Data valid ({time.perf_counter() - clock:.1f} s): "
-        + ", ".join(f"{t} {n:,}" for t, n in report.row_counts.items())
-    )
-    return report
+    return report, as_of_date, source
 
 
 def _run(plan: _Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
@@ -567,7 +553,9 @@ def _run(plan: _Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
     # Notebooks read the effective parameters (defaults + --config + overrides) from the run's
     # own copy, so command-line overrides reach them too.
     params_file = tmp / "params.yaml"
-    params_file.write_text(yaml.safe_dump(plan.params, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    params_file.write_text(
+        yaml.safe_dump(plan.params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     previous = runs.latest_successful_run(out)
     standard = {
         "data_dir": str(plan.data_dir),

@@ -23,7 +23,6 @@ import platform
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from urllib.parse import quote as url_quote
 import filelock
 
 from analysis.errors import ConfigError, RunLockedError
-from analysis.params import PROJECT_ROOT
+from analysis.paths import PROJECT_ROOT
 
 FAILED_DIR = "_failed"
 TMP_PREFIX = ".tmp-"
@@ -261,15 +260,6 @@ def package_versions(names: tuple[str, ...] = CORE_PACKAGES) -> dict[str, str | 
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "host": socket.gethostname(),
-        "cpus": os.cpu_count(),
-        "python": sys.executable,
-    }
 
 
 # --- secrets -------------------------------------------------------------------------------

@@ -23,10 +23,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.data.asof import require_date
 from analysis.errors import ConfigError, DataContractError
-from analysis.scoring.score import ScoringSpec, combine, criteria_matrix, parse_spec
-from analysis.scoring.tiers import TierScheme, tiers_for
+from analysis.params import TierSchemeParams, WeightsParams
+from analysis.scoring.score import ScoringSpec, combine, criteria_matrix
+from analysis.scoring.tiers import tiers_for
 from analysis.scoring.weights import compare_weightings, perturb
+
+YEAR = dt.timedelta(days=365)
 
 METRICS = {
     "renewal_auc": "Renewal AUC",
@@ -35,6 +39,8 @@ METRICS = {
     "top20_renewal_lift": "Renewal rate of the top 20% of scores / overall renewal rate",
     "top20_margin_share": "Share of next-12-month margin captured by the top 20% of scores",
 }
+
+DIFFERENCES = ["weighting", "baseline", "metric", "difference", "lower_95", "upper_95", "better"]
 
 
 @dataclass
@@ -126,7 +132,7 @@ def group_rates(
 def backtest(
     scores: Mapping[str, pd.Series],
     outcomes: pd.DataFrame,
-    scheme: TierScheme,
+    scheme: TierSchemeParams,
     *,
     renewal: str = "renewed_next",
     margin: str = "margin_next_12m",
@@ -140,12 +146,14 @@ def backtest(
     """Compare weightings on what happened after the as-of date.
 
     ``scores``: weighting name -> score per account at the as-of date (index account_id).
-    ``outcomes``: ``analysis.features.build_outcomes`` at the same as-of date. Tiers are cut
+    ``outcomes``: ``analysis.data.features.build_outcomes`` at the same as-of date. Tiers are cut
     with ``scheme`` on each weighting's scores; every interval comes from the same resamples.
     """
     missing = [c for c in (renewal, margin, revenue) if c not in outcomes.columns]
     if missing:
-        raise DataContractError(f"Outcomes lack {missing}; pass analysis.features.build_outcomes(book, as_of).")
+        raise DataContractError(
+            f"Outcomes lack {missing}; pass analysis.data.features.build_outcomes(book, as_of, margin)."
+        )
     names = list(scores)
     common = outcomes.index
     for s in scores.values():
@@ -192,7 +200,7 @@ def backtest(
             rev_share = rev_s / rev_s.sum(axis=1, keepdims=True)
         tiers_rows.append(_tier_rows(name, scheme, rates, rates_n, rev_s / rev_n, rev_share, rev_n, ci))
     metrics = _metric_rows(draws, ci, len_y=int(lab_y.sum()), len_m=int(lab_m.sum()))
-    diffs = _differences(draws, baseline or names[0], ci) if len(names) > 1 else pd.DataFrame()
+    diffs = _differences(draws, baseline or names[0], ci) if len(names) > 1 else pd.DataFrame(columns=DIFFERENCES)
     return Backtest(metrics, pd.concat(tiers_rows, ignore_index=True), diffs, notes)
 
 
@@ -264,7 +272,7 @@ def _differences(draws: dict, baseline: str, ci: float) -> pd.DataFrame:
 def tier_stability(
     matrix: pd.DataFrame,
     weights: pd.Series,
-    scheme: TierScheme,
+    scheme: TierSchemeParams,
     delta: float = 0.05,
     missing: str = "neutral",
     neutral_value: float = 0.5,
@@ -301,49 +309,50 @@ def tier_stability(
 
 
 def calibration_set(
-    book, as_of, outcome: str = "renewal", lead_days: int = 90, subscription_margin: float | None = None
+    book, as_of: dt.date, outcome: str, lead_days: int, subscription_margin: float
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Rows and outcome to calibrate weights on, using only what was known before ``as_of``.
 
-    ``renewal``: every contract decided before ``as_of``, features ``lead_days`` before its end.
-    ``margin``: accounts at ``as_of`` - 365 days and their margin over the following 12 months.
+    ``renewal``: every contract decided before ``as_of``, features ``lead_days``
+    (``features.renewal_lead_days``) before its end. ``margin``: accounts at ``as_of`` - 365 days
+    and their margin over the following 12 months. ``outcome`` is ``scoring.weights.calibration.outcome``.
     """
     from analysis.data import features as feats  # the book-reading layer, only needed here
 
     if outcome not in ("renewal", "margin"):
         raise ConfigError(f"scoring.weights.calibration.outcome must be 'renewal' or 'margin', not {outcome!r}.")
-    as_of = feats.resolve_as_of(book, as_of)
-    margin_kw = {} if subscription_margin is None else {"subscription_margin": subscription_margin}
+    as_of = require_date(as_of)
     if outcome == "renewal":
-        rows = feats.build_contract_features(book, lead_days=lead_days, decided_before=as_of, **margin_kw)
+        rows = feats.build_contract_features(book, lead_days, subscription_margin, decided_before=as_of)
         return rows, rows["renewed"].astype(float).rename("renewed")
-    start = as_of - dt.timedelta(days=365)
-    rows = feats.build_features(book, start, **margin_kw)
-    result = feats.build_outcomes(book, start, **margin_kw)["margin_next_12m"]
+    start = as_of - YEAR
+    rows = feats.build_features(book, start, subscription_margin)
+    result = feats.build_outcomes(book, start, subscription_margin)["margin_next_12m"]
     return rows, result.reindex(rows.index).rename("margin_next_12m")
 
 
 def weightings(
-    section: Mapping,
+    spec: ScoringSpec,
+    params: WeightsParams,
     features: pd.DataFrame,
     calibration_rows: pd.DataFrame | None = None,
     outcome: pd.Series | None = None,
     seed: int = 0,
     strict: bool = True,
 ):
-    """Every configured weighting for the criteria of ``section`` (see ``weights.compare_weightings``).
+    """Every weighting ``params`` (``scoring.weights``) asks for, for the criteria of ``spec``
+    (see ``weights.compare_weightings``).
 
     Entropy and CRITIC see the book's normalised criteria; calibration rows are normalised on
     the book's scale too, so calibrated weights apply directly to the book's scores. Rows with
     an ``account_id`` column (contracts) are bootstrapped by account.
     """
-    spec = parse_spec(section)
     matrix = criteria_matrix(features, spec, fill_missing=True)
     calib = groups = None
     if calibration_rows is not None:
         calib = criteria_matrix(calibration_rows, spec, reference=features, fill_missing=True)
         groups = calibration_rows["account_id"] if "account_id" in calibration_rows.columns else None
-    return compare_weightings(section, matrix, calib, outcome, seed, strict, groups)
+    return compare_weightings(spec, params, matrix, calib, outcome, seed, strict, groups)
 
 
 def score_weightings(features: pd.DataFrame, spec: ScoringSpec, results: Mapping) -> dict[str, pd.Series]:

@@ -14,13 +14,14 @@ the rule that fired, the value and the threshold.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ConfigError, DataContractError
-from analysis.scoring.score import CONTRIB, parse_spec, score_accounts
+from analysis.errors import DataContractError
+from analysis.params import HealthParams, WarningRuleParams
+from analysis.scoring.score import CONTRIB, ScoringSpec, score_accounts
 from analysis.scoring.tiers import threshold_tiers
 
 OPERATORS = {
@@ -33,27 +34,19 @@ OPERATORS = {
 }
 
 
-def _bands(cfg: Mapping) -> list[Mapping]:
-    bands = cfg.get("bands") or []
-    mins = [b.get("min") for b in bands] if isinstance(bands, list) else []
-    if len(bands) < 2 or any(not isinstance(m, (int, float)) for m in mins) or mins != sorted(mins, reverse=True):
-        raise ConfigError(
-            "scoring.health.bands must list at least two bands {code, min} from best to worst, "
-            f"with descending minimum scores; got {bands!r}."
-        )
-    return bands
+def health_score(features: pd.DataFrame, cfg: HealthParams, language: str) -> pd.DataFrame:
+    """``health_score`` 0-100, ``health_band`` (code), ``health_band_label`` and component points.
 
-
-def health_score(features: pd.DataFrame, cfg: Mapping, language: str = "en") -> pd.DataFrame:
-    """``health_score`` 0-100, ``health_band`` (code), ``health_band_label`` and component points."""
-    spec = parse_spec(cfg, key="components")
-    bands = _bands(cfg)
+    ``cfg`` is ``params.scoring.health`` (components, missing-value policy and bands, best first).
+    """
+    spec = ScoringSpec.from_params(cfg)
+    bands = cfg.bands
     scored = score_accounts(features, spec)
     out = scored.rename(columns={"score": "health_score"})
     out = out.rename(columns=lambda c: "health_" + c if c.startswith(CONTRIB) else c)
-    codes = [b["code"] for b in bands]
-    out.insert(1, "health_band", threshold_tiers(out["health_score"], [b["min"] for b in bands[:-1]], codes))
-    labels = {b["code"]: b.get(language) or b.get("en") or b["code"] for b in bands}
+    codes = [b.code for b in bands]
+    out.insert(1, "health_band", threshold_tiers(out["health_score"], [b.min for b in bands[:-1]], codes))
+    labels = {b.code: getattr(b, language, None) or b.en or b.code for b in bands}
     out.insert(2, "health_band_label", out["health_band"].astype(object).map(labels))
     out = out.rename(
         columns={
@@ -66,42 +59,41 @@ def health_score(features: pd.DataFrame, cfg: Mapping, language: str = "en") -> 
     return out
 
 
-def _rules(rules: Sequence[Mapping], features: pd.DataFrame) -> list[Mapping]:
-    if not isinstance(rules, Sequence) or isinstance(rules, str):
-        raise ConfigError("scoring.warnings must be a list of rules {rule, column, op, value}.")
+def _rules(rules: Sequence[WarningRuleParams], features: pd.DataFrame) -> list[WarningRuleParams]:
+    """The rules (``params.scoring.warnings``), each checked against the columns of the features."""
     for r in rules:
-        missing = [k for k in ("rule", "column", "op", "value") if k not in r]
-        if missing:
-            raise ConfigError(f"Warning rule {r!r} lacks {missing}.")
-        if r["op"] not in OPERATORS:
-            raise ConfigError(f"Warning rule {r['rule']!r}: op must be one of {list(OPERATORS)}, not {r['op']!r}.")
-        if r["column"] not in features.columns:
+        if r.column not in features.columns:
             raise DataContractError(
-                f"Warning rule {r['rule']!r} uses column {r['column']!r}, which is not in the "
+                f"Warning rule {r.rule!r} uses column {r.column!r}, which is not in the "
                 f"features; available: {sorted(map(str, features.columns))}."
             )
     return list(rules)
 
 
-def early_warnings(features: pd.DataFrame, rules: Sequence[Mapping], language: str = "en") -> pd.DataFrame:
+def _threshold(r: WarningRuleParams) -> str:
+    value = int(r.value) if float(r.value).is_integer() else r.value  # ">= 30" as written, not ">= 30.0"
+    return f"{r.op} {value}"
+
+
+def early_warnings(features: pd.DataFrame, rules: Sequence[WarningRuleParams], language: str) -> pd.DataFrame:
     """One row per (account, rule that fired): rule, label, severity, column, value, threshold.
 
     An account whose value is missing for a rule does not fire it; ``warning_coverage`` counts them.
     """
     rows = []
     for r in _rules(rules, features):
-        values = pd.to_numeric(features[r["column"]], errors="coerce")
-        fired = OPERATORS[r["op"]](values, float(r["value"])) & values.notna()
-        label = r.get(language) or r.get("en") or r["rule"]
+        values = pd.to_numeric(features[r.column], errors="coerce")
+        fired = OPERATORS[r.op](values, float(r.value)) & values.notna()
+        label = getattr(r, language, None) or r.en or r.rule
         rows.append(
             pd.DataFrame(
                 {
-                    "rule": r["rule"],
+                    "rule": r.rule,
                     "label": label,
-                    "severity": r.get("severity", "medium"),
-                    "column": r["column"],
+                    "severity": r.severity,
+                    "column": r.column,
                     "value": values[fired],
-                    "threshold": f"{r['op']} {r['value']}",
+                    "threshold": _threshold(r),
                 },
                 index=values.index[fired],
             )
@@ -112,16 +104,16 @@ def early_warnings(features: pd.DataFrame, rules: Sequence[Mapping], language: s
     return alerts.reset_index()
 
 
-def warning_coverage(features: pd.DataFrame, rules: Sequence[Mapping]) -> pd.DataFrame:
+def warning_coverage(features: pd.DataFrame, rules: Sequence[WarningRuleParams]) -> pd.DataFrame:
     """Per rule: accounts that fired it, and accounts it could not be evaluated on (missing value)."""
     out = []
     for r in _rules(rules, features):
-        values = pd.to_numeric(features[r["column"]], errors="coerce")
+        values = pd.to_numeric(features[r.column], errors="coerce")
         out.append(
             {
-                "rule": r["rule"],
-                "condition": f"{r['column']} {r['op']} {r['value']}",
-                "fired": int((OPERATORS[r["op"]](values, float(r["value"])) & values.notna()).sum()),
+                "rule": r.rule,
+                "condition": f"{r.column} {_threshold(r)}",
+                "fired": int((OPERATORS[r.op](values, float(r.value)) & values.notna()).sum()),
                 "not_evaluable": int(values.isna().sum()),
                 "accounts": len(values),
             }

@@ -1,6 +1,7 @@
 """Composite customer score 0-100 from criteria declared in YAML.
 
-Each criterion (``scoring.criteria`` in ``config/params.yaml``) names a feature column, its
+Each criterion (``scoring.criteria`` in ``config/params.yaml``, typed by
+``analysis.params.CriterionParams``) names a feature column, its
 direction (``benefit``: higher is better; ``cost``: lower is better), its normalisation
 (``minmax``, ``percentile``, ``zscore``, or ``range`` with fixed ``bounds``), an optional
 ``log`` for skewed money columns (signed, so negative margins keep their sign) and a weight.
@@ -14,31 +15,45 @@ out for that account and the remaining weights are rescaled to sum to 1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import ConfigError, DataContractError
+from analysis.params import CriterionParams, HealthParams, ScoringParams
 from analysis.scoring.weights import validate_weights
 
-DIRECTIONS = ("benefit", "cost")
-NORMALISATIONS = ("minmax", "percentile", "zscore", "range")
-MISSING_POLICIES = ("neutral", "renormalise")
 CONTRIB = "contrib_"
 
 
 @dataclass(frozen=True)
 class Criterion:
+    """One criterion of a score, from its typed parameters (``CriterionParams``) and its name."""
+
     name: str
     column: str
-    direction: str = "benefit"
-    normalise: str = "percentile"
-    log: bool = False
-    weight: float | None = None
-    bounds: tuple[float, float] | None = None
+    direction: str
+    normalise: str
+    log: bool
+    weight: float | None
+    bounds: tuple[float, float] | None
     labels: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_params(cls, name: str, params: CriterionParams) -> Criterion:
+        bounds = None if params.bounds is None else (float(params.bounds[0]), float(params.bounds[1]))
+        return cls(
+            name=name,
+            column=params.column or name,
+            direction=params.direction,
+            normalise=params.normalise,
+            log=params.log,
+            weight=params.weight,
+            bounds=bounds,
+            labels=params.labels(),
+        )
 
     def label(self, language: str = "en") -> str:
         return self.labels.get(language) or self.labels.get("en") or self.name
@@ -46,75 +61,57 @@ class Criterion:
 
 @dataclass(frozen=True)
 class ScoringSpec:
-    """The parsed ``criteria`` block plus the missing-value and weight policies."""
+    """The criteria of a score plus its missing-value and weight policies (built from the typed
+    ``scoring`` section or its ``health`` sub-section, which the parameter model validated)."""
 
     criteria: tuple[Criterion, ...]
-    missing: str = "neutral"
-    neutral_value: float = 0.5
-    zscore_clip: float = 3.0
-    normalise_weights: bool = False
+    missing: str
+    neutral_value: float
+    zscore_clip: float
+    normalise_weights: bool
+
+    @classmethod
+    def from_params(cls, section: ScoringParams | HealthParams) -> ScoringSpec:
+        """The customer score (``params.scoring``) or the health score (``params.scoring.health``)."""
+        criteria = section.components if isinstance(section, HealthParams) else section.criteria
+        return cls.from_criteria(
+            criteria,
+            missing=section.missing,
+            neutral_value=section.neutral_value,
+            zscore_clip=section.zscore_clip,
+            normalise_weights=section.normalise_weights,
+        )
+
+    @classmethod
+    def from_criteria(
+        cls,
+        criteria: Mapping[str, CriterionParams],
+        *,
+        missing: str,
+        neutral_value: float,
+        zscore_clip: float,
+        normalise_weights: bool,
+    ) -> ScoringSpec:
+        """From typed criteria (name -> ``CriterionParams``) and the policies."""
+        return cls(
+            criteria=tuple(Criterion.from_params(name, c) for name, c in criteria.items()),
+            missing=missing,
+            neutral_value=float(neutral_value),
+            zscore_clip=float(zscore_clip),
+            normalise_weights=bool(normalise_weights),
+        )
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.criteria]
 
+    def expert_weights(self) -> dict[str, float]:
+        """The weights written next to the criteria (criteria without one are left out)."""
+        return {c.name: c.weight for c in self.criteria if c.weight is not None}
+
     def config_weights(self) -> pd.Series:
-        """The weights written next to the criteria, validated (see ``weights.validate_weights``)."""
-        given = {c.name: c.weight for c in self.criteria if c.weight is not None}
-        return validate_weights(given, self.names, self.normalise_weights)[0]
-
-
-def _choice(value, allowed: Sequence[str], what: str) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{what} must be one of {list(allowed)}, not {value!r}.")
-    return value
-
-
-def parse_criterion(name: str, spec: Mapping) -> Criterion:
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"Criterion {name!r} must be a mapping (direction, normalise, weight...), not {spec!r}.")
-    known = {"column", "direction", "normalise", "log", "weight", "bounds", "label", "label_zh", "labels"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ConfigError(f"Criterion {name!r} has unknown keys {unknown}; allowed: {sorted(known)}.")
-    normalise = _choice(spec.get("normalise", "percentile"), NORMALISATIONS, f"criterion {name!r}: normalise")
-    bounds = spec.get("bounds")
-    if normalise == "range":
-        if not (isinstance(bounds, Sequence) and len(bounds) == 2 and float(bounds[0]) < float(bounds[1])):
-            raise ConfigError(f"Criterion {name!r}: normalise: range needs bounds: [low, high] with low < high.")
-        if spec.get("log"):
-            raise ConfigError(f"Criterion {name!r}: log and range do not mix; give bounds on the raw scale.")
-        bounds = (float(bounds[0]), float(bounds[1]))
-    labels = dict(spec.get("labels") or {})
-    if "label" in spec:
-        labels.setdefault("en", spec["label"])
-    if "label_zh" in spec:
-        labels.setdefault("zh", spec["label_zh"])
-    weight = spec.get("weight")
-    return Criterion(
-        name=name,
-        column=spec.get("column", name),
-        direction=_choice(spec.get("direction", "benefit"), DIRECTIONS, f"criterion {name!r}: direction"),
-        normalise=normalise,
-        log=bool(spec.get("log", False)),
-        weight=None if weight is None else weight,
-        bounds=bounds,
-        labels=labels,
-    )
-
-
-def parse_spec(section: Mapping, key: str = "criteria") -> ScoringSpec:
-    """Read a criteria block (``scoring`` section, or the ``health`` sub-section) into a spec."""
-    block = section.get(key)
-    if not isinstance(block, Mapping) or not block:
-        raise ConfigError(f"Declare at least one criterion under '{key}' (name: {{direction, normalise, weight}}).")
-    return ScoringSpec(
-        criteria=tuple(parse_criterion(n, s) for n, s in block.items()),
-        missing=_choice(section.get("missing", "neutral"), MISSING_POLICIES, "missing"),
-        neutral_value=float(section.get("neutral_value", 0.5)),
-        zscore_clip=float(section.get("zscore_clip", 3.0)),
-        normalise_weights=bool(section.get("normalise_weights", False)),
-    )
+        """The weights written next to the criteria, as a Series (see ``weights.validate_weights``)."""
+        return validate_weights(self.expert_weights(), self.names, self.normalise_weights)[0]
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -295,54 +292,10 @@ def scoring_population(features: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """
     missing = [c for c in ("is_active", "revenue_12m") if c not in features.columns]
     if missing:
-        raise DataContractError(f"Features lack {missing}; build them with analysis.features.build_features.")
+        raise DataContractError(f"Features lack {missing}; build them with analysis.data.features.build_features.")
     keep = features["is_active"].fillna(False).astype(bool) | (pd.to_numeric(features["revenue_12m"]) > 0)
     note = (
         f"{int(keep.sum())} current customers scored; {int((~keep).sum())} former or dormant accounts "
         "(no contract at the as-of date and no revenue in the last 12 months) left out."
     )
     return features[keep], note
-
-
-def settings(
-    params: Mapping,
-    weight_method: str | None = None,
-    calibration_outcome: str | None = None,
-    language: str | None = None,
-    expert_weights: str | None = None,
-    blend_mix: float | None = None,
-) -> tuple[dict, str]:
-    """The scoring section with a notebook's overrides applied (None keeps the config), and the language.
-
-    ``expert_weights`` is YAML text such as ``"{revenue_12m: 0.4, margin_12m: 0.6}"`` (a notebook's
-    parameters cell holds plain literals only); criteria it does not name keep no weight.
-    """
-    import yaml
-
-    from analysis.params import deep_merge
-    from analysis.scoring.weights import METHODS
-
-    section = dict(params.get("scoring") or {})
-    overrides: dict = {"weights": {}}
-    if weight_method is not None:
-        overrides["weights"]["method"] = _choice(weight_method, METHODS, "weight_method")
-    if calibration_outcome is not None:
-        overrides["weights"]["calibration"] = {
-            "outcome": _choice(calibration_outcome, ("renewal", "margin"), "calibration_outcome")
-        }
-    if blend_mix is not None:
-        overrides["weights"]["blend_mix"] = float(blend_mix)
-    merged = deep_merge(section, overrides)
-    if expert_weights is not None:
-        given = yaml.safe_load(expert_weights) if isinstance(expert_weights, str) else expert_weights
-        if not isinstance(given, Mapping):
-            raise ConfigError(
-                f"expert_weights must be a mapping like '{{revenue_12m: 0.5, margin_12m: 0.5}}', "
-                f"not {expert_weights!r}."
-            )
-        validate_weights(given, list(merged.get("criteria") or {}), bool(merged.get("normalise_weights")))
-        merged["criteria"] = {
-            name: {**spec, "weight": given.get(name, 0.0)} for name, spec in merged["criteria"].items()
-        }
-    language = language or params.get("language", "en")
-    return merged, _choice(language, ("en", "zh"), "language")

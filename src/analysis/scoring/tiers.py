@@ -1,8 +1,9 @@
 """Customer tiers: value pyramid, A/B/C/D, Pareto ABC, flags, playbooks and tier migration.
 
 Tier names, cut points and the service playbook per tier come from ``scoring.tiers`` in the
-config. Tiers are stored as stable codes (``key_important``, ``A``...) in ordered
-categoricals (best first); labels in English or Chinese are looked up from the config.
+config (typed by ``analysis.params.TiersParams``; the functions take those sections). Tiers
+are stored as stable codes (``key_important``, ``A``...) in ordered categoricals (best first);
+labels in English or Chinese are looked up from the config.
 Ties in value are broken by the order of the input rows, so a run is deterministic.
 """
 
@@ -14,62 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ConfigError, DataContractError, InsufficientDataError
+from analysis.errors import DataContractError, InsufficientDataError
+from analysis.params import PotentialFlagParams, TierSchemeParams, TiersParams, UnprofitableFlagParams
 from analysis.scoring.score import CONTRIB
 
 NEW, GONE = "(new)", "(gone)"
-
-
-@dataclass(frozen=True)
-class TierScheme:
-    """Codes (best first), labels per language and cut points of one tiering."""
-
-    codes: tuple[str, ...]
-    names: dict
-    shares: tuple[float, ...] | None = None
-    thresholds: tuple[float, ...] | None = None
-    method: str = "quantiles"
-    value: str = "score"
-
-    def labels(self, language: str = "en") -> dict[str, str]:
-        names = self.names.get(language) or self.names.get("en") or self.codes
-        return dict(zip(self.codes, names))
-
-
-def _shares(values, n: int, what: str) -> tuple[float, ...]:
-    shares = tuple(float(v) for v in values)
-    if len(shares) != n or any(s <= 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
-        raise ConfigError(f"{what} shares must be {n} positive numbers summing to 1; got {list(shares)}.")
-    return shares
-
-
-def scheme(section: Mapping, kind: str) -> TierScheme:
-    """Parse ``tiers.<kind>`` (pyramid, abcd or abc) from the scoring section."""
-    cfg = (section.get("tiers") or {}).get(kind)
-    if not isinstance(cfg, Mapping):
-        raise ConfigError(f"scoring.tiers.{kind} is missing; see config/params.yaml for the default.")
-    codes = tuple(cfg.get("codes") or ())
-    if len(codes) < 2 or len(set(codes)) != len(codes):
-        raise ConfigError(f"scoring.tiers.{kind}.codes must list at least two distinct tier codes, best first.")
-    names = dict(cfg.get("names") or {})
-    for lang, labels in names.items():
-        if len(labels) != len(codes):
-            raise ConfigError(f"scoring.tiers.{kind}.names.{lang} has {len(labels)} names for {len(codes)} tiers.")
-    method = cfg.get("method", "quantiles")
-    if method not in ("quantiles", "thresholds"):
-        raise ConfigError(f"scoring.tiers.{kind}.method must be quantiles or thresholds, not {method!r}.")
-    thresholds = None
-    if method == "thresholds":
-        thresholds = tuple(float(t) for t in cfg.get("thresholds") or ())
-        if len(thresholds) != len(codes) - 1 or list(thresholds) != sorted(thresholds, reverse=True):
-            raise ConfigError(
-                f"scoring.tiers.{kind}.thresholds must be {len(codes) - 1} descending score cut "
-                f"points (lowest score of each tier but the last); got {list(thresholds)}."
-            )
-    shares = _shares(cfg["shares"], len(codes), f"scoring.tiers.{kind}") if "shares" in cfg else None
-    if shares is None and method == "quantiles":
-        raise ConfigError(f"scoring.tiers.{kind} needs shares (one per tier, best first, summing to 1).")
-    return TierScheme(codes, names, shares, thresholds, method, cfg.get("value", "score"))
 
 
 def _categorical(idx: np.ndarray, codes: Sequence[str], index: pd.Index, valid: np.ndarray) -> pd.Series:
@@ -122,11 +72,11 @@ def pareto_classes(
     return _categorical(idx, codes, value.index, valid)
 
 
-def tiers_for(scheme_: TierScheme, value: pd.Series) -> pd.Series:
-    """Apply a parsed scheme to a value (or score) column."""
-    if scheme_.method == "thresholds":
-        return threshold_tiers(value, scheme_.thresholds, scheme_.codes)
-    return quantile_tiers(value, scheme_.shares, scheme_.codes)
+def tiers_for(scheme: TierSchemeParams, value: pd.Series) -> pd.Series:
+    """Apply a tier scheme (``params.scoring.tiers.pyramid``, ``.abcd``...) to a value (or score) column."""
+    if scheme.method == "thresholds":
+        return threshold_tiers(value, scheme.thresholds, scheme.codes)
+    return quantile_tiers(value, scheme.shares, scheme.codes)
 
 
 # --- flags ------------------------------------------------------------------------------------
@@ -140,28 +90,28 @@ def _column(frame: pd.DataFrame, name: str, what: str) -> pd.Series:
     return pd.to_numeric(frame[name], errors="coerce")
 
 
-def potential_flag(frame: pd.DataFrame, cfg: Mapping) -> pd.Series:
+def potential_flag(frame: pd.DataFrame, cfg: PotentialFlagParams) -> pd.Series:
     """Low value now (below a quantile of ``value``) and high ``predictor`` (growth or CLV)."""
-    value = _column(frame, cfg.get("value", "revenue_12m"), "The potential flag")
-    pred = _column(frame, cfg.get("predictor", "revenue_growth"), "The potential flag")
-    low = value <= value.quantile(float(cfg.get("value_below_quantile", 0.5)))
-    high = pred >= pred.quantile(float(cfg.get("predictor_above_quantile", 0.8)))
+    value = _column(frame, cfg.value, "The potential flag")
+    pred = _column(frame, cfg.predictor, "The potential flag")
+    low = value <= value.quantile(cfg.value_below_quantile)
+    high = pred >= pred.quantile(cfg.predictor_above_quantile)
     return (low & high).rename("flag_potential")
 
 
-def unprofitable_flag(frame: pd.DataFrame, cfg: Mapping) -> tuple[pd.Series, pd.Series]:
+def unprofitable_flag(frame: pd.DataFrame, cfg: UnprofitableFlagParams) -> tuple[pd.Series, pd.Series]:
     """Negative margin after cost to serve, or chronically late payment; returns (flag, reason)."""
-    margin = _column(frame, cfg.get("margin", "margin_12m"), "The unprofitable flag")
-    cost = float(cfg.get("cost_to_serve_fixed", 0.0))
-    per_ticket = float(cfg.get("cost_to_serve_per_ticket", 0.0))
+    margin = _column(frame, cfg.margin, "The unprofitable flag")
+    cost = float(cfg.cost_to_serve_fixed)
+    per_ticket = float(cfg.cost_to_serve_per_ticket)
     if per_ticket:
         cost = cost + per_ticket * _column(frame, "tickets_12m", "Cost to serve").fillna(0)
     loss = (margin - cost) < 0
     late = pd.Series(False, index=frame.index)
     if "payment_delay_days" in frame.columns:
-        late |= _column(frame, "payment_delay_days", "Late payment") >= float(cfg.get("late_days", 60))
+        late |= _column(frame, "payment_delay_days", "Late payment") >= float(cfg.late_days)
     if "late_payment_share" in frame.columns:
-        late |= _column(frame, "late_payment_share", "Late payment") >= float(cfg.get("late_share", 0.5))
+        late |= _column(frame, "late_payment_share", "Late payment") >= float(cfg.late_share)
     text = np.array(
         [
             "",
@@ -185,30 +135,26 @@ def map_codes(codes: pd.Series, mapping: Mapping, missing=None) -> pd.Series:
     return pd.Series(lookup[codes.cat.codes.to_numpy()], index=codes.index)  # code -1 (no tier) -> missing
 
 
-def playbook(codes: pd.Series, section: Mapping, language: str = "en") -> pd.Series:
-    """The recommended service playbook per tier code, in the chosen language."""
-    books = (section.get("tiers") or {}).get("playbooks") or {}
-    text = {
-        code: (entry.get(language) or entry.get("en", "")) if isinstance(entry, Mapping) else str(entry)
-        for code, entry in books.items()
-    }
+def playbook(codes: pd.Series, playbooks: Mapping[str, Mapping[str, str]], language: str) -> pd.Series:
+    """The recommended service playbook per tier code (``params.scoring.tiers.playbooks``), in ``language``."""
+    text = {code: entry.get(language) or entry.get("en", "") for code, entry in playbooks.items()}
     return map_codes(codes, text, "").rename("playbook")
 
 
 def assign_tiers(
     scored: pd.DataFrame,
     features: pd.DataFrame,
-    section: Mapping,
-    language: str = "en",
+    params: TiersParams,
+    language: str,
     predictor: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Pyramid tier, A/B/C/D, Pareto ABC, flags and playbook for every scored account.
 
-    ``predictor`` (for example CLV) replaces the configured potential predictor when given.
+    ``params`` is ``params.scoring.tiers``. ``predictor`` (for example CLV) replaces the
+    configured potential predictor when given.
     """
-    pyramid, abcd, abc = (scheme(section, k) for k in ("pyramid", "abcd", "abc"))
-    flags_cfg = (section.get("tiers") or {}).get("flags") or {}
-    pot_cfg = dict(flags_cfg.get("potential") or {})
+    pyramid, abcd, abc = params.pyramid, params.abcd, params.abc
+    potential, unprofitable = params.flags.potential, params.flags.unprofitable
     table = _needed_columns(
         scored,
         features,
@@ -216,8 +162,9 @@ def assign_tiers(
             pyramid.value,
             abcd.value,
             abc.value,
-            *pot_cfg.values(),
-            *(flags_cfg.get("unprofitable") or {}).values(),
+            potential.value,
+            potential.predictor,
+            unprofitable.margin,
             "tickets_12m",
             "payment_delay_days",
             "late_payment_share",
@@ -230,10 +177,10 @@ def assign_tiers(
     out["abc"] = pareto_classes(_column(table, abc.value, "Pareto ABC"), abc.shares, abc.codes)
     if predictor is not None:
         table["_predictor"] = predictor.reindex(table.index)
-        pot_cfg["predictor"] = "_predictor"
-    out["flag_potential"] = potential_flag(table, pot_cfg)
-    out["flag_unprofitable"], out["unprofitable_reason"] = unprofitable_flag(table, flags_cfg.get("unprofitable") or {})
-    out["playbook"] = playbook(out["tier"], section, language)
+        potential = potential.updated(predictor="_predictor")
+    out["flag_potential"] = potential_flag(table, potential)
+    out["flag_unprofitable"], out["unprofitable_reason"] = unprofitable_flag(table, unprofitable)
+    out["playbook"] = playbook(out["tier"], params.playbooks, language)
     return out
 
 

@@ -1,6 +1,6 @@
-"""Describing and judging churn risk: Kaplan-Meier by group with log-rank tests, time-ordered
-evaluation (Harrell and Uno concordance, time-dependent AUC, Brier scores, calibration by risk
-decile), per-account risk tables and the plots the notebook shows.
+"""Judging churn risk honestly: time-ordered evaluation (Harrell and Uno concordance,
+time-dependent AUC, Brier scores, calibration by risk decile), the back-test that fits with data up
+to one period before the as-of date, and the side-by-side comparison of model effects.
 
 The censoring-weighted (IPCW) estimators are written here with numpy because scikit-survival is
 not in the pinned stack and lifelines has only Harrell's concordance. They follow Uno et al.
@@ -11,151 +11,22 @@ Kaplan-Meier on the evaluation period (censoring there is administrative: the en
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_test
 from lifelines.utils import concordance_index
-from scipy import stats
 
+from analysis.core.problems import concat, problems_frame
 from analysis.data import features as feats
+from analysis.data.asof import require_date
 from analysis.data.io import Book
-from analysis.errors import AnalysisError, DataContractError, InsufficientDataError
-from analysis.survival.models import (
-    ENTRY,
-    EVENT,
-    HORIZONS,
-    STOP,
-    CoxChurnModel,
-    check_durations,
-    renewal_episodes,
-    snapshot_frame,
-)
-
-SURVIVAL_TIMES = (365, 730)  # survival at 12 and 24 months of tenure
-
-
-# --- Kaplan-Meier by group ----------------------------------------------------------------------
-
-
-@dataclass
-class KMResult:
-    """Kaplan-Meier curves of one grouping, their table, log-rank tests and what could not be done."""
-
-    group: str
-    table: pd.DataFrame
-    curves: dict[str, KaplanMeierFitter]
-    logrank: dict | None = None
-    pairwise: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def _at(frame: pd.DataFrame, t: float) -> pd.Series:
-    """Row of a step function (index = time) in force at t."""
-    before = frame[frame.index <= t]
-    return before.iloc[-1] if len(before) else frame.iloc[0] * np.nan
-
-
-def km_by_group(
-    durations: pd.DataFrame,
-    group: str,
-    duration_col: str = "duration_days",
-    event_col: str = "event",
-    times: Sequence[int] = SURVIVAL_TIMES,
-) -> KMResult:
-    """Per group: accounts, churns, median survival and survival at ``times`` with 95% intervals;
-    a multivariate log-rank test and Benjamini-Hochberg-adjusted pairwise tests."""
-    if group not in durations.columns:
-        raise DataContractError(
-            f"Column '{group}' is not in the durations table; join it (e.g. tier or size_band) first."
-        )
-    check_durations(durations, duration_col)
-    frame = durations.dropna(subset=[group])
-    dropped = len(durations) - len(frame)
-    notes = [f"{dropped} accounts without a {group} are left out."] if dropped else []
-    rows, curves = [], {}
-    longest = frame[duration_col].max()
-    for level, part in frame.groupby(group, sort=True):  # one curve per group
-        km = KaplanMeierFitter(label=str(level)).fit(part[duration_col], part[event_col])
-        curves[str(level)] = km
-        row = {
-            group: str(level),
-            "accounts": len(part),
-            "churned": int(part[event_col].sum()),
-            "median_days": float(km.median_survival_time_),
-        }
-        for t in times:
-            est, ci = _at(km.survival_function_, t), _at(km.confidence_interval_survival_function_, t)
-            observed = part[duration_col].max() >= t
-            row[f"survival_{t}d"] = float(est.iloc[0]) if observed else np.nan
-            row[f"survival_{t}d_lower"], row[f"survival_{t}d_upper"] = (
-                (float(ci.iloc[0]), float(ci.iloc[1])) if observed else (np.nan, np.nan)
-            )
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index(group)
-    for t in times:
-        if longest < t:
-            notes.append(f"Survival at {t} days cannot be estimated: the longest follow-up is {longest:.0f} days.")
-    if table["median_days"].isin([np.inf]).any():
-        notes.append("A median of 'inf' means fewer than half of that group's accounts have churned so far.")
-    result = KMResult(group, table, curves, notes=notes)
-    if len(curves) < 2:
-        result.notes.append(f"Only one {group} is present: the log-rank test needs two or more groups.")
-        return result
-    if frame[event_col].sum() == 0:
-        result.notes.append("No churn events: the curves are flat and the log-rank test is not defined.")
-        return result
-    test = multivariate_logrank_test(frame[duration_col], frame[group].astype(str), frame[event_col])
-    result.logrank = {
-        "test_statistic": float(test.test_statistic),
-        "degrees_of_freedom": len(curves) - 1,
-        "p": float(test.p_value),
-    }
-    pairs = pairwise_logrank_test(frame[duration_col], frame[group].astype(str), frame[event_col]).summary
-    pairs = pairs[["test_statistic", "p"]].copy()
-    pairs["p_adjusted"] = stats.false_discovery_control(pairs["p"].to_numpy())
-    result.pairwise = pairs
-    return result
-
-
-def grouping_frame(
-    lifetimes: pd.DataFrame,
-    features: pd.DataFrame,
-    scored: pd.DataFrame | None = None,
-    attributes: Sequence[str] = ("size_band", "industry"),
-) -> tuple[pd.DataFrame, str, str]:
-    """Account durations with the groups to compare: the run's tier when the scoring table has one,
-    else the size band. Returns (frame, tier column, note saying which was used)."""
-    frame = lifetimes[["duration_days", "event"]].join(features[[a for a in attributes if a in features]], how="left")
-    if scored is not None and "tier" in scored.columns:
-        tiers = scored.set_index("account_id")["tier"] if "account_id" in scored.columns else scored["tier"]
-        frame["tier"] = tiers.reindex(frame.index).astype("object")
-        return frame, "tier", "Tiers come from this run's scored_accounts table."
-    return (
-        frame,
-        "size_band",
-        (
-            "No scored_accounts table with a tier in this run (scoring runs later or was skipped): "
-            "the curves compare size bands instead of tiers."
-        ),
-    )
-
-
-def km_tables(durations: pd.DataFrame, groups: Sequence[str]) -> dict[str, KMResult]:
-    """Kaplan-Meier results for several groupings (duplicates dropped)."""
-    return {g: km_by_group(durations, g) for g in dict.fromkeys(groups)}
-
-
-def attempt(func, *args, **kwargs):
-    """(result, None) or (None, message) when the analysis cannot be estimated: lets a report say
-    what could not be done and why instead of stopping."""
-    try:
-        return func(*args, **kwargs), None
-    except AnalysisError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+from analysis.errors import InsufficientDataError
+from analysis.survival.data import ENTRY, check_durations, evaluation_frame, impute_median, renewal_data
+from analysis.survival.km import step_value
 
 
 def compare_effects(summaries: dict[str, pd.DataFrame], column: str = "estimate") -> pd.DataFrame:
@@ -247,7 +118,10 @@ def calibration_table(time, event, p_churn, horizon: float, bins: int = 10) -> p
     rows = []
     for decile, part in frame.groupby("decile"):  # ten groups
         km = KaplanMeierFitter().fit(part["time"], part["event"])
-        est, ci = _at(km.survival_function_, horizon), _at(km.confidence_interval_survival_function_, horizon)
+        est, ci = (
+            step_value(km.survival_function_, horizon),
+            step_value(km.confidence_interval_survival_function_, horizon),
+        )
         rows.append(
             {
                 "decile": int(decile),
@@ -267,7 +141,8 @@ def evaluate(
     duration_col: str = "duration_days",
     event_col: str = "event",
     tenure_col: str = "tenure_days",
-    horizons: Sequence[int] = HORIZONS,
+    *,
+    horizons: Sequence[int],
     grid_points: int = 24,
 ):
     """Metrics of ``model`` on accounts followed forward from a later as-of date than its training.
@@ -322,69 +197,6 @@ def _at_many(time, event, times) -> np.ndarray:
     return km.survival_function_at_times(list(times)).to_numpy()
 
 
-# --- per-account risk ---------------------------------------------------------------------------
-
-
-def churn_risk(
-    model,
-    features: pd.DataFrame,
-    horizons: Sequence[int] = HORIZONS,
-    tenure_col: str = "tenure_days",
-    renewal_col: str = "days_to_next_renewal",
-    top_n: int = 3,
-) -> pd.DataFrame:
-    """Per active account: P(churn within each horizon | tenure survived) and before the next renewal
-    (the churn date is the day after the contract end), with its top risk factors."""
-    active = features[features["is_active"].astype(bool)] if "is_active" in features else features
-    horizons_days = {f"p_churn_{h}d": h for h in horizons}
-    # The churn date is the day after the contract end; no renewal date known gives NaN.
-    horizons_days["p_churn_before_renewal"] = active[renewal_col].astype(float).to_numpy() + 1
-    out = model.predict_churn_probabilities(active, horizons_days, tenure_col)
-    out["days_to_next_renewal"] = active[renewal_col]
-    if "next_renewal_date" in active:
-        out["next_renewal_date"] = active["next_renewal_date"]
-    out["top_risk_factors"] = model.risk_factors(active, top_n) if hasattr(model, "risk_factors") else ""
-    return out
-
-
-def at_risk_renewals(
-    risk: pd.DataFrame, contracts: pd.DataFrame, as_of, window_days: int = 90, health: pd.Series | None = None
-) -> pd.DataFrame:
-    """Contracts ending in the next ``window_days`` with churn risk, annual value at risk, health band
-    (when the scoring table is present) and the account's top risk factors; largest value at risk first."""
-    as_of = pd.Timestamp(as_of)
-    end, start = pd.to_datetime(contracts["end"]), pd.to_datetime(contracts["start"])
-    due = contracts[(start < as_of) & (end >= as_of) & (end < as_of + pd.Timedelta(days=window_days))]
-    cols = ["contract_id", "account_id", "end", "product_line", "annual_value"]
-    out = due[[c for c in cols if c in due]].join(risk[["p_churn_before_renewal", "top_risk_factors"]], on="account_id")
-    out["value_at_risk"] = out["annual_value"] * out["p_churn_before_renewal"]
-    out["health_band"] = health.reindex(out["account_id"]).to_numpy() if health is not None else None
-    return out.sort_values("value_at_risk", ascending=False).set_index("contract_id")
-
-
-def simulate_survival(
-    n: int,
-    beta: dict[str, float],
-    seed: int = 0,
-    shape: float = 1.2,
-    scale_days: float = 900.0,
-    censor_days: int = 1500,
-    max_entry_days: int = 0,
-) -> pd.DataFrame:
-    """Accounts with standard-normal covariates and a Weibull proportional-hazards churn time in whole
-    days (log hazard ratio per SD = ``beta``), entering at a random tenure below ``max_entry_days``
-    (left truncation) and censored up to ``censor_days`` later. For tests and benchmarks."""
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.normal(size=(n, len(beta))), columns=list(beta))
-    lp = X.to_numpy() @ np.array(list(beta.values()))
-    entry = rng.integers(0, max_entry_days + 1, n) if max_entry_days else np.zeros(n, dtype=int)
-    cumhaz = (entry / scale_days) ** shape + rng.exponential(size=n) / np.exp(lp)
-    churn = np.ceil(scale_days * cumhaz ** (1 / shape)).astype(int)
-    censor = entry + rng.integers(1, censor_days + 1, n)
-    X[ENTRY], X[STOP], X[EVENT] = entry, np.minimum(churn, censor), (churn <= censor).astype(int)
-    return X
-
-
 # --- time-ordered back-test ---------------------------------------------------------------------
 
 
@@ -392,131 +204,48 @@ def simulate_survival(
 class Backtest:
     """A model fitted on renewals decided before ``fit_as_of`` and judged on what happened after it."""
 
-    model: CoxChurnModel
+    model: object
     metrics: pd.DataFrame
     calibration: pd.DataFrame
-    fit_as_of: pd.Timestamp
+    fit_as_of: dt.date
     episodes: int
-    notes: list[str] = field(default_factory=list)
+    problems: pd.DataFrame = field(default_factory=problems_frame)
 
 
-def renewal_data(
-    book: Book, as_of, numeric: Sequence[str], categorical: Sequence[str] = (), lead_days: int = 90
-) -> tuple[pd.DataFrame, list[str]]:
-    """Renewal episodes decided before ``as_of`` (missing numbers set to the median, with notes)."""
-    decided = feats.build_contract_features(book, lead_days, decided_before=feats.resolve_as_of(book, as_of))
-    return impute_median(renewal_episodes(decided, [*numeric, *categorical], lead_days), numeric)
-
-
-def snapshot_data(
-    book: Book, as_of, numeric: Sequence[str], categorical: Sequence[str] = (), follow_up_days: int = 365
-) -> tuple[pd.DataFrame, list[str]]:
-    """Snapshot design at ``as_of``, followed for ``follow_up_days`` (missing numbers set to the median)."""
-    frame = snapshot_frame(
-        feats.build_features(book, as_of), feats.build_outcomes(book, as_of), [*numeric, *categorical], follow_up_days
-    )
-    return impute_median(frame, numeric)
-
-
-def evaluation_frame(features: pd.DataFrame, outcomes: pd.DataFrame, follow_up_days: int) -> pd.DataFrame:
-    """Accounts active at the as-of date: covariates then, days to churn (censored at ``follow_up_days``
-    or the end of the data) and the event."""
-    active = outcomes.index.intersection(features.index)
-    frame = features.loc[active].copy()
-    duration = outcomes.loc[active, "duration_days"].astype(int)
-    frame["event"] = (outcomes.loc[active, "churned"].astype(bool) & (duration <= follow_up_days)).astype(int)
-    frame["duration_days"] = duration.clip(upper=follow_up_days)
-    return frame[frame["duration_days"] > 0]
+def _prefixed(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    return frame.assign(detail=prefix + frame["detail"]) if len(frame) else frame
 
 
 def backtest(
     book: Book,
-    as_of,
+    as_of: dt.date,
+    model,
     numeric: Sequence[str],
-    categorical: Sequence[str] = (),
-    model_options: dict | None = None,
-    follow_up_days: int = 365,
-    lead_days: int = 90,
-    horizons: Sequence[int] = HORIZONS,
+    categorical: Sequence[str],
+    *,
+    follow_up_days: int,
+    lead_days: int,
+    horizons: Sequence[int],
+    subscription_margin: float,
+    snapshot: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Backtest:
-    """Fit the renewal-episode Cox model with data up to ``as_of - follow_up_days`` only, then evaluate
-    its predictions made at that date on the next ``follow_up_days``."""
-    fit_as_of = pd.Timestamp(feats.resolve_as_of(book, as_of)) - pd.Timedelta(days=follow_up_days)
-    episodes, notes = renewal_data(book, fit_as_of.date(), numeric, categorical, lead_days)
-    model = CoxChurnModel.from_params(model_options or {}).fit(
-        episodes, numeric=numeric, categorical=categorical, entry_col=ENTRY
-    )
-    later = evaluation_frame(
-        feats.build_features(book, fit_as_of.date()), feats.build_outcomes(book, fit_as_of.date()), follow_up_days
-    )
-    frame, eval_notes = impute_median(later, numeric)
+    """Fit ``model`` (unfitted; a renewal-episode Cox model) with data up to ``as_of - follow_up_days``
+    only, then evaluate its predictions made at that date on the next ``follow_up_days``.
+
+    ``snapshot``: the features and outcomes at that date when the caller has them already."""
+    fit_as_of = require_date(as_of) - dt.timedelta(days=follow_up_days)
+    episodes, train_problems = renewal_data(book, fit_as_of, numeric, categorical, lead_days, subscription_margin)
+    model.fit(episodes, numeric=numeric, categorical=categorical, entry_col=ENTRY)
+    if snapshot is None:
+        snapshot = (
+            feats.build_features(book, fit_as_of, subscription_margin),
+            feats.build_outcomes(book, fit_as_of, subscription_margin),
+        )
+    frame, eval_problems = impute_median(evaluation_frame(*snapshot, follow_up_days), numeric)
     metrics, calibration = evaluate(model, frame, horizons=[h for h in horizons if h <= follow_up_days])
-    notes = [f"training: {n}" for n in notes + model.notes_]
-    notes += [f"evaluation at {fit_as_of.date()}: {n}" for n in eval_notes]
-    return Backtest(model, metrics, calibration, fit_as_of, len(episodes), notes)
-
-
-def impute_median(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Missing numeric covariates set to the column median, each one named in a note (never silent)."""
-    out, notes = frame.copy(), []
-    for col in columns:
-        missing = int(out[col].isna().sum())
-        if missing:
-            out[col] = out[col].fillna(out[col].median())
-            notes.append(f"{col}: {missing} missing values ({missing / len(out):.1%}) set to the median")
-    return out, notes
-
-
-# --- plots --------------------------------------------------------------------------------------
-
-
-def plot_km(result: KMResult, ax=None, max_days: float | None = None):
-    """Kaplan-Meier curves of one grouping with 95% bands."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
-    for km in result.curves.values():  # one line per group
-        km.plot_survival_function(ax=ax, ci_show=True)
-    title = f"Account survival by {result.group}"
-    if result.logrank:
-        title += f" (log-rank p = {result.logrank['p']:.2g})"
-    ax.set(xlabel="tenure (days)", ylabel="share of accounts still customers", title=title, ylim=(0, 1.02))
-    if max_days:
-        ax.set_xlim(0, max_days)
-    return ax
-
-
-def plot_forest(summary: pd.DataFrame, ratio: str = "hazard_ratio", ax=None):
-    """Ratios with 95% intervals on a log axis, largest effect at the top."""
-    import matplotlib.pyplot as plt
-
-    lower, upper = ("hr_lower_95", "hr_upper_95") if ratio == "hazard_ratio" else ("or_lower_95", "or_upper_95")
-    table = summary.sort_values(ratio)
-    ax = ax or plt.subplots(figsize=(7, 0.35 * len(table) + 1))[1]
-    y = np.arange(len(table))
-    ax.errorbar(table[ratio], y, xerr=[table[ratio] - table[lower], table[upper] - table[ratio]], fmt="o", capsize=3)
-    ax.axvline(1, color="grey", linestyle="--")
-    ax.set_xscale("log")
-    ax.set_yticks(y, table.index)
-    ax.set(xlabel=ratio.replace("_", " ") + " (95% CI, log scale)")
-    return ax
-
-
-def plot_calibration(calibration: pd.DataFrame, horizon: int, ax=None):
-    """Predicted against observed churn by risk decile, with the observed 95% interval."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(5, 5))[1]
-    observed = calibration["observed"]
-    err = [observed - calibration["observed_lower"], calibration["observed_upper"] - observed]
-    ax.errorbar(calibration["predicted"], calibration["observed"], yerr=err, fmt="o", capsize=3)
-    top = float(max(calibration["predicted"].max(), calibration["observed_upper"].max())) * 1.05
-    ax.plot([0, top], [0, top], color="grey", linestyle="--")
-    ax.set(
-        xlabel=f"predicted churn within {horizon} days",
-        ylabel="observed churn (Kaplan-Meier)",
-        title="Calibration by risk decile",
-        xlim=(0, top),
-        ylim=(0, top),
+    problems = concat(
+        _prefixed(train_problems, "training: "),
+        _prefixed(model.problems_, "training: "),
+        _prefixed(eval_problems, f"evaluation at {fit_as_of}: "),
     )
-    return ax
+    return Backtest(model, metrics, calibration, fit_as_of, len(episodes), problems)

@@ -1,5 +1,4 @@
-"""Traits of the top tier: readable rules with held-out precision and coverage, and lookalike
-upgrade candidates (accounts outside the top tiers that look like the high-value clusters).
+"""Traits of the top tier: readable rules with held-out precision and coverage.
 
 Rules come from a shallow scikit-learn decision tree; each leaf where most accounts are
 top-tier becomes one rule such as ``industry = manufacturing AND employees > 200 AND
@@ -12,7 +11,7 @@ Missing numeric values are filled with the training medians before a rule is app
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,107 +22,9 @@ from sklearn.tree import DecisionTreeClassifier
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.core.summary import summary_frame
-from analysis.errors import ConfigError, DataContractError, InsufficientDataError
-from analysis.segments.clusters import MISSING_LEVEL, SegmentModel, as_float, cluster_differences, is_numeric
-
-# The scoring step's pyramid codes (config scoring.tiers.pyramid), reused by the fallback.
-DEFAULT_TIER_CODES = ("key_important", "key_secondary", "ordinary", "small")
-DEFAULT_TIER_SHARES = (0.01, 0.19, 0.30, 0.50)
-DEFAULT_TOP_TIERS = ("key_important", "key_secondary")
-
-
-# --- tiers ---------------------------------------------------------------------------------
-
-
-def fallback_tiers(
-    value: pd.Series, shares: Sequence[float] = DEFAULT_TIER_SHARES, names: Sequence[str] = DEFAULT_TIER_CODES
-) -> pd.Series:
-    """Pyramid tiers by quantiles of ``value`` (e.g. trailing revenue), top first.
-
-    Used only when the scoring step wrote no tiers. Accounts with missing value count as zero;
-    ties are broken by account id so the cut is reproducible.
-    """
-    if len(shares) != len(names) or not math.isclose(sum(shares), 1.0, abs_tol=1e-9) or min(shares) <= 0:
-        raise ConfigError(
-            f"segments.tier_shares {list(shares)} must be positive, sum to 1 and match "
-            f"segments.tier_codes {list(names)}."
-        )
-    if value.empty:
-        raise InsufficientDataError("No accounts to place in tiers.")
-    ordered = value.fillna(0.0).sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-    position = np.arange(len(ordered)) / len(ordered)  # share of accounts ranked above
-    bins = np.searchsorted(np.cumsum(shares)[:-1], position, side="right")
-    return pd.Series(np.asarray(names, dtype=object)[bins], index=ordered.index, name="tier").reindex(value.index)
-
-
-def pyramid_cut(params: dict) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    """Fallback pyramid shares and codes: ``segments.tier_shares/tier_codes``, else the scoring
-    step's ``scoring.tiers.pyramid``, else the module defaults (1/19/30/50%)."""
-    seg = params.get("segments") or {}
-    pyramid = ((params.get("scoring") or {}).get("tiers") or {}).get("pyramid") or {}
-    shares = seg.get("tier_shares") or pyramid.get("shares") or DEFAULT_TIER_SHARES
-    codes = seg.get("tier_codes") or pyramid.get("codes") or DEFAULT_TIER_CODES
-    return tuple(float(x) for x in shares), tuple(str(c) for c in codes)
-
-
-def resolve_tiers(
-    scored: pd.DataFrame | None,
-    value: pd.Series,
-    shares: Sequence[float] = DEFAULT_TIER_SHARES,
-    codes: Sequence[str] = DEFAULT_TIER_CODES,
-) -> tuple[pd.Series, str]:
-    """Tiers from the run's ``scored_accounts`` table when present, else :func:`fallback_tiers`.
-
-    Returns the tiers (indexed like ``value``) and a sentence saying where they came from.
-    """
-    if scored is not None and "tier" in scored.columns:
-        frame = scored.set_index("account_id") if "account_id" in scored.columns else scored
-        tiers = frame["tier"].astype("object").reindex(value.index)
-        unknown = int(tiers.isna().sum())
-        note = "Tiers come from the scoring step (run table scored_accounts)."
-        if unknown:
-            note += f" {unknown} accounts without a scored tier are left out of the rules."
-        return tiers.rename("tier"), note
-    tiers = fallback_tiers(value, shares, codes)
-    note = (
-        f"No scored_accounts table with a tier column in this run: tiers are a fallback pyramid on "
-        f"{value.name or 'value'} (top {', '.join(f'{s:.0%}' for s in shares)} = {', '.join(codes)})."
-    )
-    return tiers, note
-
-
-def present_columns(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(columns of ``columns`` in ``frame``, those absent): optional data may lack some."""
-    return [c for c in columns if c in frame.columns], [c for c in columns if c not in frame.columns]
-
-
-def top_flag(tiers: pd.Series, top_tiers: Iterable[str]) -> pd.Series:
-    """True for accounts in a top tier; refuses a book where that is everyone or no one."""
-    top_tiers = list(top_tiers)
-    known = tiers.dropna()
-    if known.empty:
-        raise InsufficientDataError("No account has a tier; run the scoring step or pass a value column.")
-    levels = sorted(known.unique().tolist(), key=str)
-    if len(levels) == 1:
-        raise InsufficientDataError(
-            f"Every account is in tier {levels[0]!r}; rules describing the top tier need "
-            f"top-tier and other accounts (check the scoring step's tier cut points)."
-        )
-    if not set(top_tiers) & set(levels):
-        raise ConfigError(
-            f"None of the top tiers {top_tiers} occurs; tiers present are {levels}. "
-            f"Set segments.top_tiers to the names the scoring step uses."
-        )
-    flag = known.isin(top_tiers)
-    if flag.all():
-        raise InsufficientDataError(
-            f"Every account is in a top tier ({top_tiers}); rules describing the top "
-            f"tier need other accounts too; narrow segments.top_tiers."
-        )
-    return flag.rename("is_top")
-
-
-# --- rules ---------------------------------------------------------------------------------
+from analysis.errors import ConfigError, DataContractError, InsufficientDataError, NotFittedError
+from analysis.params import SegmentsParams
+from analysis.segments.features import MISSING_LEVEL, as_float, is_numeric
 
 
 @dataclass(frozen=True)
@@ -150,11 +51,11 @@ class Condition:
             return self.feature if self.value else f"not {self.feature}"
         if self.op in ("in", "not in"):
             return f"{self.feature} {self.op} {{{', '.join(sorted(self.value))}}}"
-        value = self.value if isinstance(self.value, str) else _fmt(self.value)
+        value = self.value if isinstance(self.value, str) else format_number(self.value)
         return f"{self.feature} {self.op} {value}"
 
 
-def _fmt(x: float) -> str:
+def format_number(x: float) -> str:
     if float(x).is_integer():
         return f"{x:,.0f}"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
@@ -203,14 +104,14 @@ class TraitRules:
         self.test_share, self.seed = test_share, seed
 
     @classmethod
-    def from_params(cls, section: dict, seed: int = 42) -> TraitRules:
-        """From the ``segments`` config section (rule_max_depth, rule_min_leaf_share, ...)."""
+    def from_params(cls, section: SegmentsParams, seed: int) -> TraitRules:
+        """From the typed ``segments`` section (rule_max_depth, rule_min_leaf_share, ...) and the run's seed."""
         return cls(
-            max_depth=int(section.get("rule_max_depth", 3)),
-            min_leaf_share=float(section.get("rule_min_leaf_share", 0.02)),
-            min_precision=float(section.get("rule_min_precision", 0.5)),
-            test_share=float(section.get("test_share", 0.3)),
-            seed=int(section.get("seed", seed)),
+            max_depth=section.rule_max_depth,
+            min_leaf_share=section.rule_min_leaf_share,
+            min_precision=section.rule_min_precision,
+            test_share=section.test_share,
+            seed=seed,
         )
 
     def fit(self, features: pd.DataFrame, is_top: pd.Series, columns: Sequence[str] | None = None) -> TraitRules:
@@ -415,7 +316,7 @@ class TraitRules:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "rules_"):
-            raise ConfigError("TraitRules is not fitted; call fit(features, is_top) first.")
+            raise NotFittedError("TraitRules is not fitted; call fit(features, is_top) first.")
 
 
 def _is_whole(col: pd.Series) -> bool:
@@ -447,113 +348,3 @@ def _check_classes(y: pd.Series, test_share: float) -> None:
             f"Only {n_top} top-tier and {n_other} other accounts: at least {need} of each are needed to grow rules "
             f"and measure them on held-out accounts; widen segments.top_tiers or use a larger book."
         )
-
-
-# --- lookalikes --------------------------------------------------------------------------
-
-
-def high_value_clusters(labels: pd.Series, is_top: pd.Series, min_top_share: float = 0.5) -> list[int]:
-    """Clusters where at least ``min_top_share`` of accounts are top-tier (else the best one)."""
-    share = is_top.reindex(labels.index, fill_value=False).astype(bool).groupby(labels).mean()
-    chosen = share[share >= min_top_share].index.tolist()
-    return sorted(chosen) if chosen else [int(share.idxmax())]
-
-
-def upgrade_candidates(
-    features: pd.DataFrame,
-    tiers: pd.Series,
-    is_top: pd.Series,
-    model: SegmentModel,
-    rules: TraitRules | None = None,
-    high_value: Sequence[int] | None = None,
-    n: int = 100,
-    n_traits: int = 5,
-    min_top_share: float = 0.5,
-) -> pd.DataFrame:
-    """Accounts outside the top tiers that sit in or near a high-value cluster or match a rule.
-
-    Ranked: in a high-value cluster or matching a rule first, then by distance (standard units)
-    to the nearest high-value centroid. ``gap_<trait>`` = what the top-tier accounts of that
-    cluster typically have (median) minus the account's value, in the trait's own units.
-    """
-    labels = model.predict(features)
-    is_top = is_top.reindex(features.index, fill_value=False).astype(bool)
-    others = features.index[~is_top]
-    if len(others) == 0:
-        raise InsufficientDataError("Every account is already top-tier; there is nobody to upgrade.")
-    hv = list(high_value) if high_value is not None else high_value_clusters(labels, is_top, min_top_share)
-    dist = model.distances(features.loc[others])[hv]
-    out = pd.DataFrame(index=others)
-    out["tier"] = tiers.reindex(others)
-    out[model.settings.value_column] = features.loc[others, model.settings.value_column]
-    out["cluster"] = labels.loc[others]
-    out["target_cluster"] = dist.idxmin(axis=1).astype(int)
-    out["distance"] = dist.min(axis=1)
-    out["in_high_value_cluster"] = out["cluster"].isin(hv)
-    out["matched_rule"] = rules.first_match(features.loc[others]) if rules is not None else None
-    out["reason"] = np.where(
-        out["in_high_value_cluster"],
-        "in high-value cluster S" + out["cluster"].astype(str),
-        np.where(
-            out["matched_rule"].notna(),
-            "matches rule " + out["matched_rule"].astype(str),
-            "near cluster S" + out["target_cluster"].astype(str),
-        ),
-    )
-    out["priority"] = (out["in_high_value_cluster"] | out["matched_rule"].notna()).astype(int)
-    out = out.sort_values(["priority", "distance"], ascending=[False, True], kind="stable").head(n)
-    traits = gap_traits(model, features, labels, hv, rules, n_traits)
-    gaps = trait_gaps(features, labels, is_top, out, traits)
-    return pd.concat([out.drop(columns="priority"), gaps], axis=1).rename_axis(features.index.name or "account_id")
-
-
-def gap_traits(
-    model: SegmentModel,
-    features: pd.DataFrame,
-    labels: pd.Series,
-    high_value: Sequence[int],
-    rules: TraitRules | None,
-    n_traits: int,
-) -> list[str]:
-    """Traits to report gaps on: those the rules use, then the high-value clusters' strongest ones."""
-    diffs = cluster_differences(model, features, labels)
-    ranked = diffs[diffs["cluster"].isin(high_value)].sort_values("abs_std_diff", ascending=False)["feature"]
-    from_rules = rules.features_used_ if rules is not None else []
-    base = [f.split(" = ")[0] for f in ranked]
-    return list(dict.fromkeys(from_rules + base))[: max(n_traits, len(from_rules))]
-
-
-def trait_gaps(
-    features: pd.DataFrame, labels: pd.Series, is_top: pd.Series, candidates: pd.DataFrame, traits: Sequence[str]
-) -> pd.DataFrame:
-    """Per candidate and trait: target-cluster top-tier median (or mode) against the account's value."""
-    rows = {}
-    for target, idx in candidates.groupby("target_cluster").groups.items():
-        members = labels.index[(labels == target) & is_top.reindex(labels.index, fill_value=False)]
-        if len(members) == 0:
-            members = labels.index[labels == target]
-        ref = features.loc[members]
-        for t in traits:
-            col = features.loc[idx, t]
-            if is_numeric(features[t]):
-                rows.setdefault(f"gap_{t}", {}).update((as_float(ref[t]).median() - as_float(col)).to_dict())
-            else:
-                mode = ref[t].mode()
-                target_level = mode.iloc[0] if len(mode) else None
-                rows.setdefault(f"gap_{t}", {}).update(
-                    {i: (None if v == target_level else f"{v} -> {target_level}") for i, v in col.items()}
-                )
-    gaps = pd.DataFrame(rows).reindex(candidates.index)
-    gaps["gap_summary"] = [_gap_text(row) for _, row in gaps.iterrows()]
-    return gaps
-
-
-def _gap_text(row: pd.Series) -> str:
-    parts = []
-    for name, v in row.items():
-        trait = name[len("gap_") :]
-        if isinstance(v, str):
-            parts.append(f"{trait}: {v}")
-        elif v is not None and pd.notna(v) and v != 0:
-            parts.append(f"{trait} {'+' if v > 0 else '-'}{_fmt(abs(float(v)))}")
-    return "; ".join(parts) if parts else "no gap on the listed traits"

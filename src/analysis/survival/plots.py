@@ -1,0 +1,60 @@
+"""The plots of the churn notebook: Kaplan-Meier curves, hazard-ratio forest, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.survival.km import KMResult
+
+
+def plot_km(result: KMResult, ax=None, max_days: float | None = None):
+    """Kaplan-Meier curves of one grouping with 95% bands."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for km in result.curves.values():  # one line per group
+        km.plot_survival_function(ax=ax, ci_show=True)
+    title = f"Account survival by {result.group}"
+    if result.logrank:
+        title += f" (log-rank p = {result.logrank['p']:.2g})"
+    ax.set(xlabel="tenure (days)", ylabel="share of accounts still customers", title=title, ylim=(0, 1.02))
+    if max_days:
+        ax.set_xlim(0, max_days)
+    return ax
+
+
+def plot_forest(summary: pd.DataFrame, ratio: str = "hazard_ratio", ax=None):
+    """Ratios with 95% intervals on a log axis, largest effect at the top."""
+    import matplotlib.pyplot as plt
+
+    lower, upper = ("hr_lower_95", "hr_upper_95") if ratio == "hazard_ratio" else ("or_lower_95", "or_upper_95")
+    table = summary.sort_values(ratio)
+    ax = ax or plt.subplots(figsize=(7, 0.35 * len(table) + 1))[1]
+    y = np.arange(len(table))
+    ax.errorbar(table[ratio], y, xerr=[table[ratio] - table[lower], table[upper] - table[ratio]], fmt="o", capsize=3)
+    ax.axvline(1, color="grey", linestyle="--")
+    ax.set_xscale("log")
+    ax.set_yticks(y, table.index)
+    ax.set(xlabel=ratio.replace("_", " ") + " (95% CI, log scale)")
+    return ax
+
+
+def plot_calibration(calibration: pd.DataFrame, horizon: int, ax=None):
+    """Predicted against observed churn by risk decile, with the observed 95% interval."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(5, 5))[1]
+    observed = calibration["observed"]
+    err = [observed - calibration["observed_lower"], calibration["observed_upper"] - observed]
+    ax.errorbar(calibration["predicted"], calibration["observed"], yerr=err, fmt="o", capsize=3)
+    top = float(max(calibration["predicted"].max(), calibration["observed_upper"].max())) * 1.05
+    ax.plot([0, top], [0, top], color="grey", linestyle="--")
+    ax.set(
+        xlabel=f"predicted churn within {horizon} days",
+        ylabel="observed churn (Kaplan-Meier)",
+        title="Calibration by risk decile",
+        xlim=(0, top),
+        ylim=(0, top),
+    )
+    return ax
