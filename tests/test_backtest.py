@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -182,8 +181,14 @@ def synthetic(tmp_path_factory):
     book = io.load_book(path)
     margin = FEATURES.subscription_margin
     feats, _note = scoring.scoring_population(features.build_features(book, AS_OF, margin))
-    rows, renewed = backtest.calibration_set(book, AS_OF, "renewal", FEATURES.renewal_lead_days, margin)
+    rows, renewed = backtest.calibration_set(_source(book), AS_OF, "renewal")
     return truth, feats, rows, renewed, features.build_outcomes(book, AS_OF, margin), book
+
+
+def _source(book):
+    from analysis.data.sources import FeatureSource
+
+    return FeatureSource(book, AS_OF, FEATURES.subscription_margin, FEATURES.renewal_lead_days)
 
 
 def driver_section(truth: dict, **weights) -> tuple[scoring.ScoringSpec, WeightsParams]:
@@ -225,9 +230,7 @@ def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
     from analysis.data import features
 
     truth, feats, _rows, _renewed, _outcomes, book = synthetic
-    rows, margin = backtest.calibration_set(
-        book, AS_OF, "margin", FEATURES.renewal_lead_days, FEATURES.subscription_margin
-    )
+    rows, margin = backtest.calibration_set(_source(book), AS_OF, "margin")
     start = pd.Timestamp(AS_OF) - pd.Timedelta(days=365)
     expected = features.build_outcomes(book, start.date(), FEATURES.subscription_margin)["margin_next_12m"]
     pd.testing.assert_series_equal(margin.dropna(), expected.reindex(rows.index).dropna(), check_names=False)
@@ -241,28 +244,17 @@ def test_margin_calibration_uses_the_year_before_the_as_of_date(synthetic):
     )[0]["calibrated"]
     assert res.details["outcome_type"] == "continuous" and res.weights.sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="'renewal' or 'margin'"):
-        backtest.calibration_set(book, AS_OF, "churn", FEATURES.renewal_lead_days, FEATURES.subscription_margin)
+        backtest.calibration_set(_source(book), AS_OF, "churn")
 
 
 # --- the facade: the whole step of a run -----------------------------------------------------
 
 
-@dataclass
-class Inputs:
+def Inputs(book, as_of, params, tables):
     """What analyse() needs from a run (analysis.core.inputs.RunInputs), without a run folder."""
+    from analysis.data.sources import BookInputs
 
-    book: object
-    as_of: dt.date
-    params: config.Params
-    tables: dict
-
-    def read(self, name):
-        return self.tables.get(name)
-
-    def snapshot(self):
-        from analysis.data import features
-
-        return features.build_features(self.book, self.as_of, self.params.features.subscription_margin)
+    return BookInputs(book, as_of, params, tables)
 
 
 FAST = {

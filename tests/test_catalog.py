@@ -88,3 +88,9 @@ def test_independent_notebooks_share_a_wave():
     wave_of = {nb: i for i, wave in enumerate(waves) for nb in wave}
     assert wave_of["03_scoring_and_weights"] < wave_of["04_churn_survival"]  # churn reads the tiers
     assert wave_of["04_churn_survival"] == wave_of["06_high_value_traits"]  # neither reads the other
+
+
+def test_the_architecture_document_lists_the_catalog():
+    from analysis.paths import PROJECT_ROOT
+
+    assert catalog.to_markdown() in (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")

@@ -136,28 +136,17 @@ def test_default_configuration_tells_the_planted_story(book_dir, contracts, trut
 def test_facade_gives_the_catalog_tables_of_the_notebook(small_book):
     """``analyse(run)``: contracts decided before the run's as-of date with the one lead time, every
     table the catalog gives the notebook (with its promised columns), dummies named column=level."""
-    from dataclasses import dataclass
 
     from analysis import catalog
 
     params = defaults().updated(drivers={"gbm": {"max_iter": 40, "early_stopping": False}, "permutation_repeats": 2})
 
-    @dataclass
-    class Run:  # the RunInputs protocol, without a run folder
-        book: object
-        as_of: object
-        params: object
+    from analysis.data.sources import BookInputs
 
-        def read(self, name):
-            return None
-
-        def snapshot(self):
-            return build_features(self.book, self.as_of, self.params.features.subscription_margin)
-
-    run = Run(small_book, default_as_of(small_book), params)
+    run = BookInputs(small_book, default_as_of(small_book), params)  # the RunInputs protocol, no run folder
     result = d.analyse(run)
     assert result.model is not None and result.lead_days == params.features.renewal_lead_days
-    contracts = d.load_contracts(small_book, run.as_of, result.lead_days, params.features.subscription_margin)
+    contracts = d.load_contracts(run, run.as_of)
     assert result.n_decided == len(contracts) == result.model.n_contracts_
     assert (contracts["end"] < pd.Timestamp(run.as_of)).all()
     tables = result.tables()

@@ -106,9 +106,11 @@ def test_later_snapshot_is_assigned_to_saved_centroids_without_refit(section, sm
 
 
 def test_trailing_renewal_rate_is_lowest_in_the_risky_cluster(fitted, small_book, section, truth):
-    labels, renewals, note = sg.trailing_renewals(
-        small_book, fitted, default_as_of(small_book), MARGIN, section.active_only, sg.TRAILING_WINDOW_DAYS
-    )
+    from analysis.data.sources import FeatureSource
+
+    as_of = default_as_of(small_book)
+    source = FeatureSource(small_book, as_of, MARGIN, defaults().features.renewal_lead_days)
+    labels, renewals, note = sg.trailing_renewals(source, fitted, as_of, section.active_only, sg.TRAILING_WINDOW_DAYS)
     assert "decisions" in note
     rates = sg.cluster_renewal_rate(labels, renewals)["renewal_rate"]
     assert rates.between(0, 1).all() and rates.min() < 0.8 < rates.max()

@@ -24,6 +24,7 @@ import pytest
 from analysis import catalog
 from analysis.data import features
 from analysis.data.io import default_as_of, load_book
+from analysis.data.sources import BookInputs, FeatureSource
 from analysis.errors import AssumptionWarning
 from analysis.params import defaults
 from analysis.survival import (
@@ -81,16 +82,16 @@ def test_backtest_is_time_ordered_discriminates_and_is_calibrated(small_book, tr
     covariates = list(truth["log_hazard_ratio_per_unit"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AssumptionWarning)
+        as_of = default_as_of(small_book)
         bt = backtest(
-            small_book,
-            default_as_of(small_book),
+            FeatureSource(small_book, as_of, FEATURES.subscription_margin, FEATURES.renewal_lead_days),
+            as_of,
             CoxChurnModel(cycle_days=365, clip_quantile=0.001),
             covariates,
             (),
             follow_up_days=365,
             lead_days=FEATURES.renewal_lead_days,
             horizons=(90, 180, 365),
-            subscription_margin=FEATURES.subscription_margin,
         )
     assert bt.fit_as_of == dt.date(2025, 1, 1)  # one year before the default as-of 2026-01-01
     values = bt.metrics.set_index(["metric", "horizon_days"])["value"]
@@ -144,18 +145,10 @@ def test_notebook_says_what_cannot_be_estimated_on_a_book_without_churn(small_bo
     assert not (tmp_path / "run" / "tables" / "churn_risk.parquet").exists()  # nothing half-estimated is written
 
 
-class _Run:
+def _Run(book, tables):
     """The RunInputs of analyse() without a run folder: the book, its default as-of date, the
     shipped parameters, and the tables given (scored_accounts or nothing)."""
-
-    def __init__(self, book, tables):
-        self.book, self.as_of, self.params, self.tables = book, default_as_of(book), defaults(), tables
-
-    def read(self, name):
-        return self.tables.get(name)
-
-    def snapshot(self):
-        return features.build_features(self.book, self.as_of, self.params.features.subscription_margin)
+    return BookInputs(book, default_as_of(book), defaults(), tables)
 
 
 def test_analyse_gives_every_churn_table_with_tiers_and_health_from_scored_accounts(small_book):

@@ -94,6 +94,13 @@ TABLES: dict[str, TableSpec] = {
         _t("tier_migration", SCORING, "tier_before"),
         _t("tier_moves", SCORING, "account_id tier_before tier_after direction score_before score_after moved_by"),
         _t(
+            "tiers_previous",
+            SCORING,
+            "account_id as_of score tier abcd health_band",
+            "each account's score, tiers and health band at the previous snapshot (as-of minus a year), "
+            "with the same weights: for comparisons that must not condition on the future",
+        ),
+        _t(
             "scored_accounts",
             SCORING,
             "account_id score tier tier_label abcd abc flag_potential flag_unprofitable "
@@ -299,14 +306,29 @@ class RunTables:
         return sorted(p.stem for p in folder.glob("*.parquet")) if folder and folder.exists() else []
 
 
+def to_markdown() -> str:
+    """The catalog as the table in docs/architecture.md (a test keeps the two equal)."""
+    frame = describe()
+    lines = ["| table | written by | read by | columns readers rely on |", "|---|---|---|---|"]
+    lines += [
+        f"| `{r['table']}` | {r['written by']} | {r['read by'] or '-'} | {r['columns readers rely on']} |"
+        for _, r in frame.iterrows()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def describe() -> pd.DataFrame:
     """The catalog as a table (for docs/architecture.md and the analyst)."""
     rows = [
         {
             "table": t.name,
             "written by": t.writer,
-            "read by": ", ".join(nb for nb, reads in READS.items() if t.name in reads and nb != REPORT)
-            + (", report" if t.name in READS[REPORT] else ""),
+            "read by": ", ".join(
+                [
+                    *(nb for nb, reads in READS.items() if t.name in reads and nb != REPORT),
+                    *(["the report (if present)"] if t.name in READS[REPORT] else []),
+                ]
+            ),
             "columns readers rely on": ", ".join(t.columns),
             "what": t.description,
         }

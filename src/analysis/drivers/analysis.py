@@ -34,7 +34,6 @@ from analysis.errors import InsufficientDataError
 
 if TYPE_CHECKING:
     from analysis.core.inputs import RunInputs
-    from analysis.data.io import Book
     from analysis.params import DriversParams
 
 DRIVERS_TABLE_COLUMNS = [
@@ -209,16 +208,15 @@ def analyse_contracts(
     return result
 
 
-def load_contracts(book: Book, as_of: dt.date, lead_days: int, subscription_margin: float) -> pd.DataFrame:
-    """The contract-level table for ``book``: decisions before ``as_of``, features ``lead_days`` earlier.
+def load_contracts(source: RunInputs, as_of: dt.date) -> pd.DataFrame:
+    """The contract-level table: decisions before ``as_of``, features ``features.renewal_lead_days``
+    before each end (from ``source``, built once per run).
 
     Returns an empty table (which ``analyse_contracts`` reports as 'no decided contracts') instead
     of raising when no contract has been decided yet.
     """
-    from analysis.data.features import build_contract_features
-
     try:
-        return build_contract_features(book, lead_days, subscription_margin, decided_before=require_date(as_of))
+        return source.contract_features(require_date(as_of))
     except InsufficientDataError:
         return pd.DataFrame(columns=[ACCOUNT, END, OUTCOME])
 
@@ -228,7 +226,7 @@ def analyse(run: RunInputs, *, check: bool = True, segments: bool = True) -> Dri
     ``params.features.renewal_lead_days`` before each end), the models and checks of the ``drivers``
     section, and reasons for the open accounts of ``run.snapshot()``."""
     features = run.params.features
-    contracts = load_contracts(run.book, run.as_of, features.renewal_lead_days, features.subscription_margin)
+    contracts = load_contracts(run, run.as_of)
     result = analyse_contracts(contracts, run.params.drivers, seed=run.params.seed, check=check, segments=segments)
     result.lead_days, result.n_decided = features.renewal_lead_days, len(contracts)
     if result.model is not None:

@@ -20,6 +20,7 @@ import pandas as pd
 from analysis.catalog import RunTables, writer_of
 from analysis.data import asof as asof_
 from analysis.data.io import Book, default_as_of, earliest_date, load_book
+from analysis.data.sources import FeatureSource
 from analysis.params import Params, load_params
 
 SNAPSHOT = "features_asof"
@@ -34,6 +35,10 @@ class NotebookRun:
     book: Book
     tables: RunTables
     as_of_source: str = "argument"
+
+    def __post_init__(self):
+        features = self.params.features
+        self.source = FeatureSource(self.book, self.as_of, features.subscription_margin, features.renewal_lead_days)
 
     @classmethod
     def open(
@@ -94,6 +99,18 @@ class NotebookRun:
         if self.name == SNAPSHOT_WRITER:
             self.tables.write(frame, SNAPSHOT)
         return frame
+
+    def features_at(self, as_of: dt.date) -> pd.DataFrame:
+        return self.snapshot() if as_of == self.as_of else self.source.features_at(as_of)
+
+    def outcomes_at(self, as_of: dt.date) -> pd.DataFrame:
+        return self.source.outcomes_at(as_of)
+
+    def contract_features(self, decided_before: dt.date) -> pd.DataFrame:
+        return self.source.contract_features(decided_before)
+
+    def lifetimes(self, as_of: dt.date) -> pd.DataFrame:
+        return self.source.lifetimes(as_of)
 
     def years_before(self, days: int) -> dt.date:
         """The as-of date ``days`` earlier (back-tests, the previous snapshot)."""

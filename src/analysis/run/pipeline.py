@@ -66,7 +66,8 @@ OUTCOME_EXIT = {
 # Parameters the runner gives every notebook that declares them.
 STANDARD_PARAMETERS = ("data_dir", "as_of", "run_dir", "config_path", "seed", "run_id", "previous_run_dir")
 # ... of which these belong to the runner alone (per-notebook config may not set them).
-RUNNER_PARAMETERS = frozenset(STANDARD_PARAMETERS) - {"seed"}
+# ... and `overrides` is the analyst's in JupyterLab: a run's notebooks all use the same parameters.
+RUNNER_PARAMETERS = (frozenset(STANDARD_PARAMETERS) - {"seed"}) | {"overrides"}
 
 NOTEBOOK_NAME = re.compile(r"^\d{2}_[\w-]+\.ipynb$")
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
@@ -235,7 +236,8 @@ def check_notebook_overrides(declared: dict[str, list[str]], configured: Any) ->
         if owned:
             raise ConfigError(
                 f"pipeline.notebooks.{name} sets {owned}, which the runner sets for every run "
-                f"(use --data, --as-of, --config or --out instead)."
+                f"(use --data, --as-of, --config, --set or --out instead: every notebook of a run uses the "
+                f"same parameters)."
             )
         undeclared = sorted(set(values) - set(declared[name]))
         if undeclared:

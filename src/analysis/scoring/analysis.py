@@ -18,7 +18,6 @@ import pandas as pd
 from analysis.core.inputs import RunInputs
 from analysis.core.problems import note, problem, problems_frame
 from analysis.data.asof import require_date
-from analysis.data.features import build_features, build_outcomes
 from analysis.errors import ConfigError
 from analysis.params import Params, TierSchemeParams
 from analysis.scoring.backtest import (
@@ -69,6 +68,7 @@ class ScoringAnalysis:
     warning_coverage: pd.DataFrame
     health_band_renewal: pd.DataFrame
     migration: Migration
+    tiers_previous: pd.DataFrame  # score, tiers and health band of each account at the previous snapshot
     scored_accounts: pd.DataFrame
     problems: pd.DataFrame  # the problems_ frame: notes, skipped weightings, left-out rows
 
@@ -125,6 +125,7 @@ class ScoringAnalysis:
             "health_band_renewal": self.health_band_renewal,
             "tier_migration": self.migration.counts,
             "tier_moves": self.migration.moves,
+            "tiers_previous": self.tiers_previous,
             "scored_accounts": self.scored_accounts,
         }
 
@@ -163,7 +164,6 @@ def analyse(
     """
     params: Params = run.params
     sc, book, seed, lang = params.scoring, run.book, params.seed, params.language
-    margin, lead_days = params.features.subscription_margin, params.features.renewal_lead_days
     outcome = sc.weights.calibration.outcome
     as_of = require_date(run.as_of)
     bt_date, prev_date, complete = _dates(as_of, book.extract_date, backtest_as_of, previous_as_of)
@@ -172,14 +172,14 @@ def analyse(
 
     # Weights side by side, at the as-of date.
     feats, population_note = scoring_population(run.snapshot())
-    cal_rows, cal_outcome = calibration_set(book, as_of, outcome, lead_days, margin)
+    cal_rows, cal_outcome = calibration_set(run, as_of, outcome)
     results, skipped = weightings(spec, sc.weights, feats, cal_rows, cal_outcome, seed)
     problems += [note(population_note, "(population)"), *_weight_problems(results, skipped)]
 
     # Back-test: the same weightings a year earlier, judged on what happened next.
-    feats_bt, _ = scoring_population(build_features(book, bt_date, margin))
-    outcomes_bt = build_outcomes(book, bt_date, margin)
-    bt_rows, bt_outcome = calibration_set(book, bt_date, outcome, lead_days, margin)
+    feats_bt, _ = scoring_population(run.features_at(bt_date))
+    outcomes_bt = run.outcomes_at(bt_date)
+    bt_rows, bt_outcome = calibration_set(run, bt_date, outcome)
     bt_results, bt_skipped = weightings(spec, sc.weights, feats_bt, bt_rows, bt_outcome, seed, strict=False)
     bt = backtest(
         score_weightings(feats_bt, spec, bt_results),
@@ -235,10 +235,17 @@ def analyse(
     problems += [note(text, "(health)") for text in health_now.attrs.get("notes", [])]
 
     # Tier migration from the previous snapshot, scored with the same weights on its own scale.
-    feats_prev = feats_bt if prev_date == bt_date else scoring_population(build_features(book, prev_date, margin))[0]
+    feats_prev = feats_bt if prev_date == bt_date else scoring_population(run.features_at(prev_date))[0]
     scored_prev = score_accounts(feats_prev, spec, chosen.weights)
     tiers_prev = assign_tiers(scored_prev, feats_prev, sc.tiers, lang)
     mig = migration(scored_prev.join(tiers_prev), scored.join(tier_table), pyramid.codes)
+    health_prev = health_bt if prev_date == bt_date else health_score(feats_prev, sc.health, lang)
+    tiers_previous = (
+        scored_prev[["score"]]
+        .join(tiers_prev[["tier", "abcd"]])
+        .join(health_prev[["health_score", "health_band"]])
+        .assign(as_of=pd.Timestamp(prev_date))
+    )
 
     # scored_accounts: one row per current customer (churn risk is joined by its readers).
     scored_accounts = scored.join(
@@ -273,6 +280,7 @@ def analyse(
         warning_coverage=warning_coverage(feats, sc.warnings),
         health_band_renewal=band_renewal,
         migration=mig,
+        tiers_previous=tiers_previous,
         scored_accounts=scored_accounts,
         problems=problems_frame(problems),
     )

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.core.inputs import RunInputs
 from analysis.data.asof import require_date
 from analysis.errors import ConfigError, DataContractError
 from analysis.params import TierSchemeParams, WeightsParams
@@ -308,26 +309,23 @@ def tier_stability(
 # --- putting it together for a run ------------------------------------------------------------
 
 
-def calibration_set(
-    book, as_of: dt.date, outcome: str, lead_days: int, subscription_margin: float
-) -> tuple[pd.DataFrame, pd.Series]:
+def calibration_set(source: RunInputs, as_of: dt.date, outcome: str) -> tuple[pd.DataFrame, pd.Series]:
     """Rows and outcome to calibrate weights on, using only what was known before ``as_of``.
 
-    ``renewal``: every contract decided before ``as_of``, features ``lead_days``
-    (``features.renewal_lead_days``) before its end. ``margin``: accounts at ``as_of`` - 365 days
-    and their margin over the following 12 months. ``outcome`` is ``scoring.weights.calibration.outcome``.
+    ``renewal``: every contract decided before ``as_of``, features ``features.renewal_lead_days``
+    before its end. ``margin``: accounts at ``as_of`` - 365 days and their margin over the following
+    12 months. ``outcome`` is ``scoring.weights.calibration.outcome``; the tables come from
+    ``source`` (built once per run).
     """
-    from analysis.data import features as feats  # the book-reading layer, only needed here
-
     if outcome not in ("renewal", "margin"):
         raise ConfigError(f"scoring.weights.calibration.outcome must be 'renewal' or 'margin', not {outcome!r}.")
     as_of = require_date(as_of)
     if outcome == "renewal":
-        rows = feats.build_contract_features(book, lead_days, subscription_margin, decided_before=as_of)
+        rows = source.contract_features(as_of)
         return rows, rows["renewed"].astype(float).rename("renewed")
     start = as_of - YEAR
-    rows = feats.build_features(book, start, subscription_margin)
-    result = feats.build_outcomes(book, start, subscription_margin)["margin_next_12m"]
+    rows = source.features_at(start)
+    result = source.outcomes_at(start)["margin_next_12m"]
     return rows, result.reindex(rows.index).rename("margin_next_12m")
 
 

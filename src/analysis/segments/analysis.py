@@ -126,7 +126,7 @@ def analyse(run: RunInputs, previous_model_dir: str | Path | None = None) -> Seg
         else "CLV share: not shown, this run has no clv_accounts table (notebook 02)."
     )
     renewal_labels, renewals, renewal_note = trailing_renewals(
-        run.book, model, run.as_of, run.params.features.subscription_margin, section.active_only, TRAILING_WINDOW_DAYS
+        run, model, run.as_of, section.active_only, TRAILING_WINDOW_DAYS
     )
     if renewals is None:
         problems.append(problems_.problem("renewal_rate", "no_history", "dropped", renewal_note))

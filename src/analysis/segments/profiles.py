@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.core.inputs import RunInputs
 from analysis.data.asof import require_date
 from analysis.data.history import renewal_history
 from analysis.errors import InsufficientDataError
@@ -129,26 +130,22 @@ def plot_profile_heatmap(differences: pd.DataFrame, n_per_cluster: int = 4, ax=N
     return ax
 
 
-def trailing_renewals(
-    book, model: SegmentModel, as_of: dt.date, subscription_margin: float, active_only: bool, window_days: int
-):
+def trailing_renewals(source: RunInputs, model: SegmentModel, as_of: dt.date, active_only: bool, window_days: int):
     """Clusters of ``window_days`` before as-of (saved model, no refit) and the renewal decisions since.
 
     Today's active customers have renewed every past contract by construction (those who did not
     are gone), so a cluster's renewal rate is measured forward: of the customers it held a year
     ago, the share of contracts decided since then that renewed. The features of that earlier date
-    are rebuilt here. Returns (labels, renewals, note); labels and renewals are None when the book
-    does not reach back that far.
+    come from ``source`` (built once per run). Returns (labels, renewals, note); labels and renewals
+    are None when the book does not reach back that far.
     """
-    from analysis.data.features import build_features  # DuckDB; imported only when used
-
     start = require_date(as_of) - dt.timedelta(days=int(window_days))
     try:
-        earlier = clustering_population(build_features(book, start, subscription_margin), active_only)
+        earlier = clustering_population(source.features_at(start), active_only)
     except InsufficientDataError:
         return None, None, f"No renewal rate: no customer was active on {start}, {window_days} days before as-of."
     labels = model.predict(earlier)
-    renewals = renewal_history(book.df("contracts"), as_of, window_days)
+    renewals = renewal_history(source.book.df("contracts"), as_of, window_days)
     note = (
         f"Renewal rate: customers of each cluster on {start} (assigned with the same model), contracts "
         f"decided from then to as-of ({int(renewals['decided'].sum()):,} decisions)."

@@ -14,7 +14,6 @@ import pandas as pd
 
 from analysis.core.inputs import RunInputs
 from analysis.core.problems import PROBLEM_COLUMNS, note, problem, problems_frame
-from analysis.data import features as feats
 from analysis.data.asof import require_date
 from analysis.errors import AnalysisError, AssumptionWarning
 from analysis.params import SurvivalParams
@@ -115,13 +114,13 @@ def analyse(run: RunInputs) -> ChurnAnalysis:
 def _analyse(run: RunInputs) -> ChurnAnalysis:
     params, book, as_of = run.params, run.book, require_date(run.as_of)
     sv, seed = params.survival, params.seed
-    lead, margin = params.features.renewal_lead_days, params.features.subscription_margin
+    lead = params.features.renewal_lead_days
     numeric, categorical = list(sv.numeric), list(sv.categorical)
     stages: list[tuple[str, pd.DataFrame]] = []
     snapshot, scored = run.snapshot(), run.read(SCORED)
 
     # Kaplan-Meier by tier (else size band) and by the configured groups
-    lifetimes = account_durations(feats.account_lifetimes(book, as_of))
+    lifetimes = account_durations(run.lifetimes(as_of))
     durations, tier_column, tier_problems = grouping_frame(lifetimes, snapshot, scored, sv.km_groups)
     tier_note = tier_problems["detail"].iloc[0] if len(tier_problems) else f"Tiers come from this run's {SCORED} table."
     stages.append(("Kaplan-Meier by tier", tier_problems))
@@ -141,7 +140,7 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
         median = float(parametric.predict_median(first).iloc[0])
 
     # what drives churn: renewal episodes and the Cox model
-    data, fail = attempt(renewal_data, book, as_of, numeric, categorical, lead, margin)
+    data, fail = attempt(renewal_data, run, as_of, numeric, categorical, lead)
     episodes = data[0] if data else None
     stages.append(("Renewal episodes", data[1] if data else _fatal(fail)))
     cox, fail = (
@@ -163,7 +162,7 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     )
     stages.append(("Discrete-time model", discrete.problems_ if discrete else _fatal(fail)))
     snap_as_of = as_of - dt.timedelta(days=sv.backtest_days)
-    then, snap, snap_problems = _snapshot_design(book, snap_as_of, margin, numeric, categorical, sv.backtest_days)
+    snap, snap_problems = _snapshot_design(run, snap_as_of, numeric, categorical, sv.backtest_days)
     snap_cox, fail = (
         attempt(
             CoxChurnModel.from_params(sv, seed).fit, snap, numeric=numeric, categorical=categorical, entry_col=ENTRY
@@ -179,7 +178,7 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     # the time-ordered back-test
     bt, fail = attempt(
         backtest,
-        book,
+        run,
         as_of,
         CoxChurnModel.from_params(sv, seed),
         numeric,
@@ -187,8 +186,6 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
         follow_up_days=sv.backtest_days,
         lead_days=lead,
         horizons=sv.horizons,
-        subscription_margin=margin,
-        snapshot=then,
     )
     stages.append(("Back-test", bt.problems if bt else _fatal(fail)))
 
@@ -231,18 +228,16 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     )
 
 
-def _snapshot_design(book, snap_as_of: dt.date, margin: float, numeric, categorical, follow_up_days: int):
-    """Features and outcomes at ``snap_as_of`` and the snapshot design built from them (missing
-    numbers set to the median); None where they cannot be built, with the fatal problem."""
-    then, fail = attempt(
-        lambda: (feats.build_features(book, snap_as_of, margin), feats.build_outcomes(book, snap_as_of, margin))
-    )
+def _snapshot_design(run: RunInputs, snap_as_of: dt.date, numeric, categorical, follow_up_days: int):
+    """The snapshot design at ``snap_as_of`` (missing numbers set to the median) and its problems;
+    None where it cannot be built, with the fatal problem."""
+    then, fail = attempt(lambda: (run.features_at(snap_as_of), run.outcomes_at(snap_as_of)))
     if then is None:
-        return None, None, _fatal(fail)
+        return None, _fatal(fail)
     frame, fail = attempt(snapshot_frame, *then, [*numeric, *categorical], follow_up_days)
     if frame is None:
-        return then, None, _fatal(fail)
-    return then, *impute_median(frame, numeric)
+        return None, _fatal(fail)
+    return impute_median(frame, numeric)
 
 
 def _no_health() -> dict:

@@ -26,9 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.core.inputs import RunInputs
 from analysis.core.problems import problem, problems_frame
-from analysis.data import features as feats
-from analysis.data.io import Book
 from analysis.errors import DataContractError, InsufficientDataError
 
 ENTRY, STOP, EVENT = "entry_days", "stop_days", "event"
@@ -132,15 +131,15 @@ def impute_median(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataF
 
 
 def renewal_data(
-    book: Book,
+    source: RunInputs,
     decided_before: dt.date,
     numeric: Sequence[str],
     categorical: Sequence[str],
     lead_days: int,
-    subscription_margin: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Renewal episodes decided before ``decided_before`` (missing numbers set to the median, with problems)."""
-    decided = feats.build_contract_features(book, lead_days, subscription_margin, decided_before=decided_before)
+    """Renewal episodes decided before ``decided_before`` (missing numbers set to the median, with
+    problems); the contract-level features come from ``source`` (built once per run)."""
+    decided = source.contract_features(decided_before)
     return impute_median(renewal_episodes(decided, [*numeric, *categorical], lead_days), numeric)
 
 

@@ -20,10 +20,9 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import concordance_index
 
+from analysis.core.inputs import RunInputs
 from analysis.core.problems import concat, problems_frame
-from analysis.data import features as feats
 from analysis.data.asof import require_date
-from analysis.data.io import Book
 from analysis.errors import InsufficientDataError
 from analysis.survival.data import ENTRY, check_durations, evaluation_frame, impute_median, renewal_data
 from analysis.survival.km import step_value
@@ -217,7 +216,7 @@ def _prefixed(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
 
 
 def backtest(
-    book: Book,
+    source: RunInputs,
     as_of: dt.date,
     model,
     numeric: Sequence[str],
@@ -226,21 +225,14 @@ def backtest(
     follow_up_days: int,
     lead_days: int,
     horizons: Sequence[int],
-    subscription_margin: float,
-    snapshot: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Backtest:
     """Fit ``model`` (unfitted; a renewal-episode Cox model) with data up to ``as_of - follow_up_days``
-    only, then evaluate its predictions made at that date on the next ``follow_up_days``.
-
-    ``snapshot``: the features and outcomes at that date when the caller has them already."""
+    only, then evaluate its predictions made at that date on the next ``follow_up_days``. The
+    features and outcomes at that date come from ``source`` (built once per run)."""
     fit_as_of = require_date(as_of) - dt.timedelta(days=follow_up_days)
-    episodes, train_problems = renewal_data(book, fit_as_of, numeric, categorical, lead_days, subscription_margin)
+    episodes, train_problems = renewal_data(source, fit_as_of, numeric, categorical, lead_days)
     model.fit(episodes, numeric=numeric, categorical=categorical, entry_col=ENTRY)
-    if snapshot is None:
-        snapshot = (
-            feats.build_features(book, fit_as_of, subscription_margin),
-            feats.build_outcomes(book, fit_as_of, subscription_margin),
-        )
+    snapshot = (source.features_at(fit_as_of), source.outcomes_at(fit_as_of))
     frame, eval_problems = impute_median(evaluation_frame(*snapshot, follow_up_days), numeric)
     metrics, calibration = evaluate(model, frame, horizons=[h for h in horizons if h <= follow_up_days])
     problems = concat(
