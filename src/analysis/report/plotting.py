@@ -16,6 +16,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from analysis.core.plots import forest_from
+
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 PALETTE = ["#1f4e79", "#2e86c1", "#85c1e9", "#d6eaf8", "#a9a9a9"]
 DIRECTION_COLOURS = {"raises renewal": "#1e8449", "lowers renewal": "#b03a2e"}
@@ -114,36 +116,23 @@ def plot_migration(counts: pd.DataFrame, title: str, xlabel: str, ylabel: str, a
 def plot_forest(
     findings: pd.DataFrame, title: str, xlabel: str, ax=None, colours: Mapping[str, str] = DIRECTION_COLOURS
 ):
-    """Odds ratios with 95% intervals, first row on top, on a log axis.
+    """Odds ratios with 95% intervals, first row on top, on a log axis (``analysis.core.plots.forest``).
 
     ``findings`` columns: label, effect, lower_95, upper_95, direction (raises / lowers / no clear effect).
     """
     ax = _axes(ax, (8, 0.38 * max(len(findings), 3) + 1.2))
-    y = np.arange(len(findings))[::-1]
-    colour = np.array([colours.get(d, "#808080") for d in findings["direction"]], dtype=object)
-    effect = findings["effect"].astype(float).to_numpy()
-    err = np.clip(
-        np.vstack(
-            [
-                effect - findings["lower_95"].astype(float).to_numpy(),
-                findings["upper_95"].astype(float).to_numpy() - effect,
-            ]
-        ),
-        0,
-        None,
+    return forest_from(
+        findings,
+        "effect",
+        "lower_95",
+        "upper_95",
+        list(findings["label"]),
+        groups=list(findings["direction"]),
+        colours=colours,
+        ax=ax,
+        xlabel=xlabel,
+        title=title,
     )
-    for c in dict.fromkeys(colour):  # errorbar takes one colour per call: one call per direction
-        m = colour == c
-        ax.errorbar(effect[m], y[m], xerr=err[:, m], fmt="o", color=c, ecolor=c, capsize=3)
-    ax.axvline(1, color="black", lw=0.8)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=2))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_yticks(y, [str(v) for v in findings["label"]])
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    return ax
 
 
 def plot_value_bars(values: pd.Series, title: str, xlabel: str, ax=None, colour: str = PALETTE[0]):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from analysis.core.plots import forest_from
 from analysis.survival.km import KMResult
 
 
@@ -25,19 +25,12 @@ def plot_km(result: KMResult, ax=None, max_days: float | None = None):
 
 
 def plot_forest(summary: pd.DataFrame, ratio: str = "hazard_ratio", ax=None):
-    """Ratios with 95% intervals on a log axis, largest effect at the top."""
-    import matplotlib.pyplot as plt
-
+    """Ratios with 95% intervals on a log axis, largest effect at the top (``analysis.core.plots.forest``)."""
     lower, upper = ("hr_lower_95", "hr_upper_95") if ratio == "hazard_ratio" else ("or_lower_95", "or_upper_95")
-    table = summary.sort_values(ratio)
-    ax = ax or plt.subplots(figsize=(7, 0.35 * len(table) + 1))[1]
-    y = np.arange(len(table))
-    ax.errorbar(table[ratio], y, xerr=[table[ratio] - table[lower], table[upper] - table[ratio]], fmt="o", capsize=3)
-    ax.axvline(1, color="grey", linestyle="--")
-    ax.set_xscale("log")
-    ax.set_yticks(y, table.index)
-    ax.set(xlabel=ratio.replace("_", " ") + " (95% CI, log scale)")
-    return ax
+    table = summary.sort_values(ratio, ascending=False)
+    return forest_from(
+        table, ratio, lower, upper, list(table.index), ax=ax, xlabel=ratio.replace("_", " ") + " (95% CI, log scale)"
+    )
 
 
 def plot_calibration(calibration: pd.DataFrame, horizon: int, ax=None):
