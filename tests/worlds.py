@@ -52,32 +52,75 @@ import copy
 import datetime as dt
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "World", "calendar_terms", "null_world", "confounded_by_size", "rising_churn_silent_leavers",
-    "subscription_only", "four_archetypes", "with_money_scale", "with_contradictory_history",
-    "with_reexported_orders", "without_tables", "ALL_WORLDS",
+    "ALL_WORLDS",
+    "World",
+    "calendar_terms",
+    "confounded_by_size",
+    "four_archetypes",
+    "null_world",
+    "rising_churn_silent_leavers",
+    "subscription_only",
+    "with_contradictory_history",
+    "with_money_scale",
+    "with_reexported_orders",
+    "without_tables",
 ]
 
 # --- the contract, restated (columns and kinds; analysis.contract is deliberately not imported) ---
 
 COLUMNS = {
-    "accounts": {"account_id": "string", "name": "string", "industry": "string", "region": "string",
-                 "size_band": "string", "employees": "int", "first_seen": "date", "parent_account_id": "string",
-                 "market_influence": "float", "strategic_flag": "bool", "credit_rating": "string"},
-    "contracts": {"contract_id": "string", "account_id": "string", "start": "date", "end": "date",
-                  "annual_value": "float", "product_line": "string", "renewal_outcome": "string"},
-    "orders": {"order_id": "string", "account_id": "string", "date": "date", "amount": "float",
-               "cost": "float", "paid_date": "date"},
-    "usage": {"account_id": "string", "date": "date", "active_users": "int", "logins": "int",
-              "feature_adoption": "float", "meeting_minutes": "float"},
-    "tickets": {"ticket_id": "string", "account_id": "string", "opened": "date", "closed": "date",
-                "severity": "string"},
+    "accounts": {
+        "account_id": "string",
+        "name": "string",
+        "industry": "string",
+        "region": "string",
+        "size_band": "string",
+        "employees": "int",
+        "first_seen": "date",
+        "parent_account_id": "string",
+        "market_influence": "float",
+        "strategic_flag": "bool",
+        "credit_rating": "string",
+    },
+    "contracts": {
+        "contract_id": "string",
+        "account_id": "string",
+        "start": "date",
+        "end": "date",
+        "annual_value": "float",
+        "product_line": "string",
+        "renewal_outcome": "string",
+    },
+    "orders": {
+        "order_id": "string",
+        "account_id": "string",
+        "date": "date",
+        "amount": "float",
+        "cost": "float",
+        "paid_date": "date",
+    },
+    "usage": {
+        "account_id": "string",
+        "date": "date",
+        "active_users": "int",
+        "logins": "int",
+        "feature_adoption": "float",
+        "meeting_minutes": "float",
+    },
+    "tickets": {
+        "ticket_id": "string",
+        "account_id": "string",
+        "opened": "date",
+        "closed": "date",
+        "severity": "string",
+    },
     "surveys": {"account_id": "string", "date": "date", "nps": "int"},
     "engagements": {"account_id": "string", "date": "date", "type": "string"},
 }
@@ -128,17 +171,20 @@ class World:
                 frame.to_csv(folder / f"{table}.csv", index=False, date_format="%Y-%m-%d")
             else:
                 raise ValueError(f"fmt must be 'parquet' or 'csv', not {fmt!r}")
-        (folder / "extract.json").write_text(json.dumps({"extract_date": self.extract_date.isoformat()}),
-                                             encoding="utf-8")
+        (folder / "extract.json").write_text(
+            json.dumps({"extract_date": self.extract_date.isoformat()}), encoding="utf-8"
+        )
         if truth_file:
             plain = {k: v for k, v in self.truth.items() if not isinstance(v, (pd.DataFrame, pd.Series))}
-            (folder / "truth.json").write_text(json.dumps(plain, indent=2, default=str, sort_keys=True),
-                                               encoding="utf-8")
+            (folder / "truth.json").write_text(
+                json.dumps(plain, indent=2, default=str, sort_keys=True), encoding="utf-8"
+            )
         return folder
 
-    def copy(self) -> "World":
-        return World({k: v.copy() for k, v in self.tables.items()}, copy.deepcopy(self.truth), self.extract_date,
-                     self.name)
+    def copy(self) -> World:
+        return World(
+            {k: v.copy() for k, v in self.tables.items()}, copy.deepcopy(self.truth), self.extract_date, self.name
+        )
 
 
 def _to_arrow(table: str, frame: pd.DataFrame):
@@ -169,6 +215,7 @@ def _to_arrow(table: str, frame: pd.DataFrame):
 
 
 # --- small tools ---------------------------------------------------------------------------------
+
 
 def _streams(seed: int, names: tuple[str, ...]) -> dict[str, np.random.Generator]:
     """One independent generator per purpose, so one table's draws never shift another's."""
@@ -248,48 +295,74 @@ def _entry_days(rng, n, data_start: dt.date, extract: dt.date, early_share: floa
 
 # --- account profiles (per-account traits that drive the behaviour tables) ------------------------
 
-def _profile(rng, n, data_start, extract, *, early_share=0.3, size_probs=(0.5, 0.35, 0.15),
-             industries=INDUSTRIES, max_product_lines=1, id_prefix="A") -> pd.DataFrame:
+
+def _profile(
+    rng,
+    n,
+    data_start,
+    extract,
+    *,
+    early_share=0.3,
+    size_probs=(0.5, 0.35, 0.15),
+    industries=INDUSTRIES,
+    max_product_lines=1,
+    id_prefix="A",
+) -> pd.DataFrame:
     band = np.array(SIZE_BANDS, dtype=object)[rng.choice(3, size=n, p=np.asarray(size_probs) / sum(size_probs))]
-    employees = np.maximum(1, np.round(np.array([BAND_EMPLOYEES[b] for b in band]) *
-                                       np.exp(rng.normal(0, 0.45, n)))).astype(np.int64)
+    employees = np.maximum(
+        1, np.round(np.array([BAND_EMPLOYEES[b] for b in band]) * np.exp(rng.normal(0, 0.45, n)))
+    ).astype(np.int64)
     ids = _ids(id_prefix, n)
-    return pd.DataFrame({
-        "account_id": ids,
-        "name": [f"Company {i}" for i in ids],
-        "industry": np.array(industries, dtype=object)[rng.integers(0, len(industries), n)],
-        "region": np.array(REGIONS, dtype=object)[rng.integers(0, len(REGIONS), n)],
-        "size_band": band,
-        "employees": employees,
-        "first_seen_day": _entry_days(rng, n, data_start, extract, early_share),
-        "lines": rng.integers(1, max_product_lines + 1, n),
-        "seats": np.maximum(2, np.round(np.array([BAND_SEATS[b] for b in band]) * np.exp(rng.normal(0, 0.4, n)))),
-        "arr_per_line": np.round(np.array([BAND_ARR[b] for b in band]) * np.exp(rng.normal(0, 0.6, n)), -1),
-        "arr_growth": rng.normal(0.04, 0.03, n),
-        "adoption_base": np.clip(rng.normal(0.5, 0.12, n), 0.08, 0.92),
-        "adoption_term_sd": np.full(n, 0.08),
-        "seminar_p": rng.beta(2.0, 3.0, n),
-        "severe_p": rng.beta(1.5, 4.5, n),
-        "nps_base": rng.normal(7.5, 1.4, n),
-        "ticket_rate": rng.gamma(2.0, 1.5, n),
-        "severe_bg_rate": np.full(n, 0.5),
-        "webinar_rate": rng.gamma(2.0, 1.0, n),
-        "qbr_rate": np.where(band == "enterprise", 3.0, np.where(band == "mid-market", 1.0, 0.2)),
-        "exec_rate": np.where(band == "enterprise", 0.5, 0.05),
-        "training_rate": rng.gamma(2.0, 0.5, n),
-        "meeting_prob": np.where(band == "enterprise", 0.25, np.where(band == "mid-market", 0.10, 0.03)),
-        "order_rate": rng.gamma(1.5, 2.0, n),
-        "order_amount": np.round(np.array([BAND_ARR[b] for b in band]) * 0.08 * np.exp(rng.normal(0, 0.5, n)), -1),
-        "margin_rate": np.clip(rng.normal(0.35, 0.1, n), 0.02, 0.8),
-        "pay_delay_mean": np.maximum(5.0, rng.normal(40.0, 12.0, n)),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": [f"Company {i}" for i in ids],
+            "industry": np.array(industries, dtype=object)[rng.integers(0, len(industries), n)],
+            "region": np.array(REGIONS, dtype=object)[rng.integers(0, len(REGIONS), n)],
+            "size_band": band,
+            "employees": employees,
+            "first_seen_day": _entry_days(rng, n, data_start, extract, early_share),
+            "lines": rng.integers(1, max_product_lines + 1, n),
+            "seats": np.maximum(2, np.round(np.array([BAND_SEATS[b] for b in band]) * np.exp(rng.normal(0, 0.4, n)))),
+            "arr_per_line": np.round(np.array([BAND_ARR[b] for b in band]) * np.exp(rng.normal(0, 0.6, n)), -1),
+            "arr_growth": rng.normal(0.04, 0.03, n),
+            "adoption_base": np.clip(rng.normal(0.5, 0.12, n), 0.08, 0.92),
+            "adoption_term_sd": np.full(n, 0.08),
+            "seminar_p": rng.beta(2.0, 3.0, n),
+            "severe_p": rng.beta(1.5, 4.5, n),
+            "nps_base": rng.normal(7.5, 1.4, n),
+            "ticket_rate": rng.gamma(2.0, 1.5, n),
+            "severe_bg_rate": np.full(n, 0.5),
+            "webinar_rate": rng.gamma(2.0, 1.0, n),
+            "qbr_rate": np.where(band == "enterprise", 3.0, np.where(band == "mid-market", 1.0, 0.2)),
+            "exec_rate": np.where(band == "enterprise", 0.5, 0.05),
+            "training_rate": rng.gamma(2.0, 0.5, n),
+            "meeting_prob": np.where(band == "enterprise", 0.25, np.where(band == "mid-market", 0.10, 0.03)),
+            "order_rate": rng.gamma(1.5, 2.0, n),
+            "order_amount": np.round(np.array([BAND_ARR[b] for b in band]) * 0.08 * np.exp(rng.normal(0, 0.5, n)), -1),
+            "margin_rate": np.clip(rng.normal(0.35, 0.1, n), 0.02, 0.8),
+            "pay_delay_mean": np.maximum(5.0, rng.normal(40.0, 12.0, n)),
+        }
+    )
 
 
 # --- the annual engine ----------------------------------------------------------------------------
 
-def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, fixed_365=False,
-                 lead_days=LEAD_DAYS, usage_every_days=7, silence=None, extra_account_columns=(),
-                 rngs=None):
+
+def _annual_book(
+    seed,
+    profile: pd.DataFrame,
+    renew_fn,
+    *,
+    data_start,
+    extract,
+    fixed_365=False,
+    lead_days=LEAD_DAYS,
+    usage_every_days=7,
+    silence=None,
+    extra_account_columns=(),
+    rngs=None,
+):
     """Contracts, decisions and behaviour tables for accounts on annual terms.
 
     ``renew_fn(k, rows, state)`` gives P(renew) at the end of term ``k`` (0-based; renewal number
@@ -313,8 +386,12 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     # Cut-off states and decision draws: fixed shapes, drawn before anything dated.
     rs = r["states"]
     seminar = (rs.random((n, n_terms)) < profile["seminar_p"].to_numpy()[:, None]).astype(int)
-    adoption = np.clip(profile["adoption_base"].to_numpy()[:, None]
-                       + rs.normal(0, 1, (n, n_terms)) * profile["adoption_term_sd"].to_numpy()[:, None], 0.03, 0.97)
+    adoption = np.clip(
+        profile["adoption_base"].to_numpy()[:, None]
+        + rs.normal(0, 1, (n, n_terms)) * profile["adoption_term_sd"].to_numpy()[:, None],
+        0.03,
+        0.97,
+    )
     severe_open = (rs.random((n, n_terms)) < profile["severe_p"].to_numpy()[:, None]).astype(int)
     nps = np.clip(np.round(profile["nps_base"].to_numpy()[:, None] + rs.normal(0, 1.2, (n, n_terms))), 0, 10)
     uniforms = r["decisions"].random((n, n_terms))
@@ -331,24 +408,42 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
         decided = exists & (ends[:, k] < ext)
         open_rows = np.flatnonzero(exists & ~decided)
         if len(open_rows):
-            state = {"attended_seminar_12m": seminar[open_rows, k], "adoption_90d": adoption[open_rows, k],
-                     "open_severe_tickets": severe_open[open_rows, k], "nps_latest": nps[open_rows, k]}
-            next_p[open_rows] = np.broadcast_to(np.asarray(renew_fn(k, open_rows, state), dtype=float),
-                                                open_rows.shape)
+            state = {
+                "attended_seminar_12m": seminar[open_rows, k],
+                "adoption_90d": adoption[open_rows, k],
+                "open_severe_tickets": severe_open[open_rows, k],
+                "nps_latest": nps[open_rows, k],
+            }
+            next_p[open_rows] = np.broadcast_to(np.asarray(renew_fn(k, open_rows, state), dtype=float), open_rows.shape)
             next_renews[open_rows] = (uniforms[open_rows, k] < next_p[open_rows]).astype(float)
         alive &= decided  # an open term is the last one
         rows = np.flatnonzero(decided)
         if len(rows) == 0:
             continue
-        state = {"attended_seminar_12m": seminar[rows, k], "adoption_90d": adoption[rows, k],
-                 "open_severe_tickets": severe_open[rows, k], "nps_latest": nps[rows, k]}
+        state = {
+            "attended_seminar_12m": seminar[rows, k],
+            "adoption_90d": adoption[rows, k],
+            "open_severe_tickets": severe_open[rows, k],
+            "nps_latest": nps[rows, k],
+        }
         p = np.asarray(renew_fn(k, rows, state), dtype=float)
         p = np.broadcast_to(p, rows.shape)
         renewed = uniforms[rows, k] < p
-        decisions.append(pd.DataFrame({"row": rows, "term": k, "renewal_number": k + 1,
-                                       "start_day": starts[rows, k], "end_day": ends[rows, k],
-                                       "cutoff_day": cutoffs[rows, k], **state, "p_renew": p,
-                                       "renewed": renewed.astype(int)}))
+        decisions.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "term": k,
+                    "renewal_number": k + 1,
+                    "start_day": starts[rows, k],
+                    "end_day": ends[rows, k],
+                    "cutoff_day": cutoffs[rows, k],
+                    **state,
+                    "p_renew": p,
+                    "renewed": renewed.astype(int),
+                }
+            )
+        )
         left = rows[~renewed]
         alive[left] = False
         outcome_last[left] = "not_renewed"
@@ -364,15 +459,17 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     outcome = np.where(is_last, outcome_last[c_row], "renewed")
     ids = profile["account_id"].to_numpy()
     value = profile["arr_per_line"].to_numpy()[c_row] * (1 + profile["arr_growth"].to_numpy()[c_row]) ** c_term
-    contracts = pd.DataFrame({
-        "contract_id": [f"K{a}-{t + 1:02d}-{ln + 1}" for a, t, ln in zip(ids[c_row], c_term, c_line)],
-        "account_id": ids[c_row],
-        "start": _dates(starts[c_row, c_term]),
-        "end": _dates(ends[c_row, c_term]),
-        "annual_value": np.round(np.maximum(value, 0), 2),
-        "product_line": np.array(PRODUCT_LINES, dtype=object)[c_line % len(PRODUCT_LINES)],
-        "renewal_outcome": outcome,
-    })
+    contracts = pd.DataFrame(
+        {
+            "contract_id": [f"K{a}-{t + 1:02d}-{ln + 1}" for a, t, ln in zip(ids[c_row], c_term, c_line)],
+            "account_id": ids[c_row],
+            "start": _dates(starts[c_row, c_term]),
+            "end": _dates(ends[c_row, c_term]),
+            "annual_value": np.round(np.maximum(value, 0), 2),
+            "product_line": np.array(PRODUCT_LINES, dtype=object)[c_line % len(PRODUCT_LINES)],
+            "renewal_outcome": outcome,
+        }
+    )
 
     # Usage on a grid of every `usage_every_days` days over each account's lifetime.
     step = int(usage_every_days)
@@ -382,8 +479,9 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     adopt = np.round(np.clip(adoption[u_row, u_term] + ru.normal(0, 0.02, len(u_row)), 0, 1), 4)
     active = np.maximum(1, ru.poisson(profile["seats"].to_numpy()[u_row] * adopt))
     logins = active + ru.poisson(0.6 * active)
-    meeting = (ru.random(len(u_row)) < profile["meeting_prob"].to_numpy()[u_row]) * \
-        ru.choice([30.0, 45.0, 60.0, 90.0], size=len(u_row))
+    meeting = (ru.random(len(u_row)) < profile["meeting_prob"].to_numpy()[u_row]) * ru.choice(
+        [30.0, 45.0, 60.0, 90.0], size=len(u_row)
+    )
     keep = np.ones(len(u_row), dtype=bool)
     silence_start = np.full(n, -1, dtype=np.int64)
     silence_mode = np.full(n, "", dtype=object)
@@ -391,21 +489,31 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
         gap = r["extra"].integers(60, 91, n)  # silent for the last 60-90 days
         leaving = churned | (next_renews == 0)  # decided leavers and leavers-to-be of an open term
         silence_start = np.where(leaving, ends[np.arange(n), last_term] - gap + 1, -1)
-        modes = {"zeros": np.full(n, "zeros", dtype=object), "absent": np.full(n, "absent", dtype=object),
-                 "mixed": np.where(r["extra"].random(n) < 0.5, "zeros", "absent").astype(object)}[silence]
+        modes = {
+            "zeros": np.full(n, "zeros", dtype=object),
+            "absent": np.full(n, "absent", dtype=object),
+            "mixed": np.where(r["extra"].random(n) < 0.5, "zeros", "absent").astype(object),
+        }[silence]
         silence_mode = np.where(leaving, modes, "")
         silent = leaving[u_row] & (u_day >= silence_start[u_row])
         zero = silent & (silence_mode[u_row] == "zeros")
         active, logins, adopt = np.where(zero, 0, active), np.where(zero, 0, logins), np.where(zero, 0.0, adopt)
         meeting = np.where(silent, 0.0, meeting)
         keep = ~(silent & (silence_mode[u_row] == "absent"))
-    usage = pd.DataFrame({"account_id": ids[u_row], "date": _dates(u_day), "active_users": active.astype(np.int64),
-                          "logins": logins.astype(np.int64), "feature_adoption": adopt,
-                          "meeting_minutes": meeting})[keep].reset_index(drop=True)
+    usage = pd.DataFrame(
+        {
+            "account_id": ids[u_row],
+            "date": _dates(u_day),
+            "active_users": active.astype(np.int64),
+            "logins": logins.astype(np.int64),
+            "feature_adoption": adopt,
+            "meeting_minutes": meeting,
+        }
+    )[keep].reset_index(drop=True)
 
     # Terms within each account's lifetime (for per-term planted rows).
     t_row, t_term = _expand(last_term + 1)
-    t_start, t_end, t_cut = starts[t_row, t_term], ends[t_row, t_term], cutoffs[t_row, t_term]
+    t_start, t_cut = starts[t_row, t_term], cutoffs[t_row, t_term]
     horizon = np.minimum(last_day[t_row], ext)
 
     # Engagements: planted seminars per term, Poisson noise for the other types.
@@ -418,13 +526,18 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     s_rows, _ = _expand(n_sem)
     s_day = lo[s_rows] + np.floor(re_.random(len(s_rows)) * (hi - lo)[s_rows]).astype(np.int64)
     parts = [pd.DataFrame({"row": t_row[s_rows], "day": s_day, "type": "seminar"})]
-    for kind, rate in (("webinar", "webinar_rate"), ("qbr", "qbr_rate"), ("training", "training_rate"),
-                       ("executive_visit", "exec_rate")):
+    for kind, rate in (
+        ("webinar", "webinar_rate"),
+        ("qbr", "qbr_rate"),
+        ("training", "training_rate"),
+        ("executive_visit", "exec_rate"),
+    ):
         rows, days = _poisson_days(re_, profile[rate].to_numpy(), fs, np.minimum(last_day, ext))
         parts.append(pd.DataFrame({"row": rows, "day": days, "type": kind}))
     eng = pd.concat(parts, ignore_index=True).sort_values(["row", "day", "type"], kind="stable")
-    engagements = pd.DataFrame({"account_id": ids[eng["row"]], "date": _dates(eng["day"]),
-                                "type": eng["type"].to_numpy()}).reset_index(drop=True)
+    engagements = pd.DataFrame(
+        {"account_id": ids[eng["row"]], "date": _dates(eng["day"]), "type": eng["type"].to_numpy()}
+    ).reset_index(drop=True)
 
     # Tickets: low/medium noise; severe ones quick and early in each term; the planted open one.
     rt = r["tickets"]
@@ -441,15 +554,27 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     p_open = t_cut[p_idx] - rt.integers(1, 61, len(p_idx))
     p_close = t_cut[p_idx] + rt.integers(1, 61, len(p_idx))
     sev_pick = lambda m: np.array(["high", "critical"], dtype=object)[rt.integers(0, 2, m)]  # noqa: E731
-    tk = pd.DataFrame({
-        "row": np.concatenate([b_rows, t_row[q_idx][q_ok], t_row[p_idx]]),
-        "opened": np.concatenate([b_open, q_open[q_ok], p_open]),
-        "closed": np.concatenate([b_close, q_close[q_ok], p_close]),
-        "severity": np.concatenate([b_sev, sev_pick(int(q_ok.sum())), sev_pick(len(p_idx))]),
-    }).sort_values(["row", "opened"], kind="stable").reset_index(drop=True)
-    tickets = pd.DataFrame({"ticket_id": _ids("T", len(tk)), "account_id": ids[tk["row"]],
-                            "opened": _dates(tk["opened"]), "closed": _dates(tk["closed"], tk["closed"] <= ext),
-                            "severity": tk["severity"].to_numpy()})
+    tk = (
+        pd.DataFrame(
+            {
+                "row": np.concatenate([b_rows, t_row[q_idx][q_ok], t_row[p_idx]]),
+                "opened": np.concatenate([b_open, q_open[q_ok], p_open]),
+                "closed": np.concatenate([b_close, q_close[q_ok], p_close]),
+                "severity": np.concatenate([b_sev, sev_pick(int(q_ok.sum())), sev_pick(len(p_idx))]),
+            }
+        )
+        .sort_values(["row", "opened"], kind="stable")
+        .reset_index(drop=True)
+    )
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": _ids("T", len(tk)),
+            "account_id": ids[tk["row"]],
+            "opened": _dates(tk["opened"]),
+            "closed": _dates(tk["closed"], tk["closed"] <= ext),
+            "severity": tk["severity"].to_numpy(),
+        }
+    )
 
     # Surveys: one early in each term (noisy), one 20-120 days before the cut-off (the planted NPS).
     rv = r["surveys"]
@@ -458,22 +583,39 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
     e_nps = np.clip(np.round(nps[t_row, t_term] + rv.normal(0, 1.0, len(t_row))), 0, 10)
     l_day = t_cut - rv.integers(20, 121, len(t_row))
     l_ok = (l_day <= horizon) & (l_day >= fs[t_row])
-    sv = pd.DataFrame({"row": np.concatenate([t_row[e_ok], t_row[l_ok]]),
-                       "day": np.concatenate([e_day[e_ok], l_day[l_ok]]),
-                       "nps": np.concatenate([e_nps[e_ok], nps[t_row, t_term][l_ok]]).astype(np.int64)})
+    sv = pd.DataFrame(
+        {
+            "row": np.concatenate([t_row[e_ok], t_row[l_ok]]),
+            "day": np.concatenate([e_day[e_ok], l_day[l_ok]]),
+            "nps": np.concatenate([e_nps[e_ok], nps[t_row, t_term][l_ok]]).astype(np.int64),
+        }
+    )
     sv = sv.sort_values(["row", "day"]).drop_duplicates(["row", "day"], keep="last")
     surveys = pd.DataFrame({"account_id": ids[sv["row"]], "date": _dates(sv["day"]), "nps": sv["nps"].to_numpy()})
 
     orders = _orders(r["orders"], profile, fs, np.minimum(last_day, ext), ext)
 
-    accounts = pd.DataFrame({
-        "account_id": ids, "name": profile["name"].to_numpy(), "industry": profile["industry"].to_numpy(),
-        "region": profile["region"].to_numpy(), "size_band": profile["size_band"].to_numpy(),
-        "employees": profile["employees"].to_numpy(np.int64), "first_seen": _dates(fs),
-        **{c: profile[c].to_numpy() for c in extra_account_columns},
-    })
-    tables = {"accounts": accounts, "contracts": contracts, "orders": orders, "usage": usage,
-              "tickets": tickets, "surveys": surveys, "engagements": engagements}
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": profile["name"].to_numpy(),
+            "industry": profile["industry"].to_numpy(),
+            "region": profile["region"].to_numpy(),
+            "size_band": profile["size_band"].to_numpy(),
+            "employees": profile["employees"].to_numpy(np.int64),
+            "first_seen": _dates(fs),
+            **{c: profile[c].to_numpy() for c in extra_account_columns},
+        }
+    )
+    tables = {
+        "accounts": accounts,
+        "contracts": contracts,
+        "orders": orders,
+        "usage": usage,
+        "tickets": tickets,
+        "surveys": surveys,
+        "engagements": engagements,
+    }
 
     if len(dec):
         dec.insert(0, "account_id", ids[dec["row"].to_numpy()])
@@ -482,18 +624,27 @@ def _annual_book(seed, profile: pd.DataFrame, renew_fn, *, data_start, extract, 
         dec = dec.drop(columns="row")
     term_days = (ends - starts + 1)[c_row, c_term]
     acc_truth = profile.drop(columns=["first_seen_day"]).assign(
-        first_seen=_dates(fs), churned=churned, terms=last_term + 1,
+        first_seen=_dates(fs),
+        churned=churned,
+        terms=last_term + 1,
         last_contract_end=_dates(ends[np.arange(n), last_term]),
         churn_date=_dates(last_day + 1, churned),
-        silence_start=_dates(silence_start, silence_start >= 0), silence_mode=silence_mode,
-        next_decision_p=next_p, next_decision_renews=next_renews)
+        silence_start=_dates(silence_start, silence_start >= 0),
+        silence_mode=silence_mode,
+        next_decision_p=next_p,
+        next_decision_renews=next_renews,
+    )
     stats = {
-        "n_accounts": int(n), "n_contracts": int(len(contracts)), "n_decisions": int(len(dec)),
+        "n_accounts": int(n),
+        "n_contracts": len(contracts),
+        "n_decisions": len(dec),
         "n_non_renewals": int((dec["renewed"] == 0).sum()) if len(dec) else 0,
         "renewal_rate": round(float(dec["renewed"].mean()), 4) if len(dec) else None,
         "churned_accounts": int(churned.sum()),
         "term_days_counts": {int(k): int(v) for k, v in pd.Series(term_days).value_counts().sort_index().items()},
-        "lead_days": int(lead_days), "usage_every_days": step, "fixed_365": bool(fixed_365),
+        "lead_days": int(lead_days),
+        "usage_every_days": step,
+        "fixed_365": bool(fixed_365),
         "data_start": dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + int(fs.min())).isoformat(),
         "extract_date": extract.isoformat(),
     }
@@ -507,9 +658,16 @@ def _orders(rng, profile, lo, hi, ext):
     amount = np.round(profile["order_amount"].to_numpy()[rows] * np.exp(rng.normal(0, 0.5, len(rows))), 2)
     cost = np.round(amount * (1 - profile["margin_rate"].to_numpy()[rows]), 2)
     paid = days + np.maximum(0, np.round(rng.normal(profile["pay_delay_mean"].to_numpy()[rows], 8.0))).astype(np.int64)
-    return pd.DataFrame({"order_id": _ids("O", len(rows)), "account_id": profile["account_id"].to_numpy()[rows],
-                         "date": _dates(days), "amount": amount, "cost": cost,
-                         "paid_date": _dates(paid, paid <= ext)})
+    return pd.DataFrame(
+        {
+            "order_id": _ids("O", len(rows)),
+            "account_id": profile["account_id"].to_numpy()[rows],
+            "date": _dates(days),
+            "amount": amount,
+            "cost": cost,
+            "paid_date": _dates(paid, paid <= ext),
+        }
+    )
 
 
 def _finish(name, tables, dec, acc_truth, stats, truth) -> World:
@@ -523,10 +681,18 @@ DEFAULT_BETAS = {"attended_seminar_12m": 0.8, "adoption_90d": 3.0, "open_severe_
 ADOPTION_REFERENCE = 0.5
 
 
-def calendar_terms(*, n_accounts: int = 1500, seed: int = 1, baseline_renewal: float = 0.75,
-                   betas: dict | None = None, fixed_365: bool = False, max_product_lines: int = 3,
-                   usage_every_days: int = 7, data_start: dt.date = DATA_START,
-                   extract_date: dt.date = EXTRACT_DATE) -> World:
+def calendar_terms(
+    *,
+    n_accounts: int = 1500,
+    seed: int = 1,
+    baseline_renewal: float = 0.75,
+    betas: dict | None = None,
+    fixed_365: bool = False,
+    max_product_lines: int = 3,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """Annual contracts on calendar-year terms (365 or 366 days), renewal by a planted logit.
 
     Outcome: at the end of every term, P(renew) = expit(logit(baseline_renewal)
@@ -557,24 +723,61 @@ def calendar_terms(*, n_accounts: int = 1500, seed: int = 1, baseline_renewal: f
 
     r = _streams(seed, STREAMS)
     prof = _profile(r["accounts"], n_accounts, data_start, extract_date, max_product_lines=max_product_lines)
-    tables, dec, acc, stats = _annual_book(seed, prof, renew, data_start=data_start, extract=extract_date,
-                                           fixed_365=fixed_365, usage_every_days=usage_every_days, rngs=r)
+    tables, dec, acc, stats = _annual_book(
+        seed,
+        prof,
+        renew,
+        data_start=data_start,
+        extract=extract_date,
+        fixed_365=fixed_365,
+        usage_every_days=usage_every_days,
+        rngs=r,
+    )
     intercept_raw = base - sum(b[f] * ref[f] for f in b)
-    truth = {"seed": seed, "baseline_renewal": baseline_renewal, "betas": b, "reference": ref,
-             "intercept_raw": round(intercept_raw, 6),
-             "effect_scale": {"open_severe_tickets": "0/1 count; on log1p scale beta / ln 2"},
-             "null_factors": sorted(["webinars_12m", "qbrs_12m", "trainings_12m", "executive_visits_12m",
-                                     "tickets_12m", "payment_delay_days", "product_lines", "tenure_days",
-                                     "adoption_trend", "days_since_last_login", "nps_change", "size_band",
-                                     "industry", "region"] + [f for f, v in b.items() if v == 0])}
+    truth = {
+        "seed": seed,
+        "baseline_renewal": baseline_renewal,
+        "betas": b,
+        "reference": ref,
+        "intercept_raw": round(intercept_raw, 6),
+        "effect_scale": {"open_severe_tickets": "0/1 count; on log1p scale beta / ln 2"},
+        "null_factors": sorted(
+            [
+                "webinars_12m",
+                "qbrs_12m",
+                "trainings_12m",
+                "executive_visits_12m",
+                "tickets_12m",
+                "payment_delay_days",
+                "product_lines",
+                "tenure_days",
+                "adoption_trend",
+                "days_since_last_login",
+                "nps_change",
+                "size_band",
+                "industry",
+                "region",
+            ]
+            + [f for f, v in b.items() if v == 0]
+        ),
+    }
     return _finish("calendar_terms_365" if fixed_365 else "calendar_terms", tables, dec, acc, stats, truth)
 
 
 # --- 2. the null world ----------------------------------------------------------------------------
 
-def null_world(*, n_accounts: int = 1500, seed: int = 2, renewal_probability: float = 0.8,
-               fixed_365: bool = False, max_product_lines: int = 3, usage_every_days: int = 7,
-               data_start: dt.date = DATA_START, extract_date: dt.date = EXTRACT_DATE) -> World:
+
+def null_world(
+    *,
+    n_accounts: int = 1500,
+    seed: int = 2,
+    renewal_probability: float = 0.8,
+    fixed_365: bool = False,
+    max_product_lines: int = 3,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """The same structure as :func:`calendar_terms`, but nothing affects renewal.
 
     Outcome: every renewal decision is an independent Bernoulli(``renewal_probability``) draw;
@@ -588,22 +791,43 @@ def null_world(*, n_accounts: int = 1500, seed: int = 2, renewal_probability: fl
     """
     r = _streams(seed, STREAMS)
     prof = _profile(r["accounts"], n_accounts, data_start, extract_date, max_product_lines=max_product_lines)
-    tables, dec, acc, stats = _annual_book(seed, prof, lambda k, rows, s: renewal_probability,
-                                           data_start=data_start, extract=extract_date, fixed_365=fixed_365,
-                                           usage_every_days=usage_every_days, rngs=r)
-    truth = {"seed": seed, "renewal_probability": renewal_probability,
-             "betas": {f: 0.0 for f in DEFAULT_BETAS},
-             "null_factors": "all: every feature, category and tenure has no effect on renewal"}
+    tables, dec, acc, stats = _annual_book(
+        seed,
+        prof,
+        lambda k, rows, s: renewal_probability,
+        data_start=data_start,
+        extract=extract_date,
+        fixed_365=fixed_365,
+        usage_every_days=usage_every_days,
+        rngs=r,
+    )
+    truth = {
+        "seed": seed,
+        "renewal_probability": renewal_probability,
+        "betas": dict.fromkeys(DEFAULT_BETAS, 0.0),
+        "null_factors": "all: every feature, category and tenure has no effect on renewal",
+    }
     return _finish("null_world", tables, dec, acc, stats, truth)
 
 
 # --- 3. confounded by company size ----------------------------------------------------------------
 
-def confounded_by_size(*, n_accounts: int = 2000, seed: int = 3, target_r: float = 0.77,
-                       band_renewal: dict | None = None, size_effect_on: str = "size_band",
-                       employees_slope: float = 0.6, flip_industries: bool = False, flip_beta: float = 1.0,
-                       max_product_lines: int = 3, usage_every_days: int = 7,
-                       data_start: dt.date = DATA_START, extract_date: dt.date = EXTRACT_DATE) -> World:
+
+def confounded_by_size(
+    *,
+    n_accounts: int = 2000,
+    seed: int = 3,
+    target_r: float = 0.77,
+    band_renewal: dict | None = None,
+    size_effect_on: str = "size_band",
+    employees_slope: float = 0.6,
+    flip_industries: bool = False,
+    flip_beta: float = 1.0,
+    max_product_lines: int = 3,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """Size drives both feature adoption and renewal; adoption itself has no effect.
 
     ``size_effect_on='size_band'`` (default): P(renew) depends on the account's size band only
@@ -640,14 +864,15 @@ def confounded_by_size(*, n_accounts: int = 2000, seed: int = 3, target_r: float
         raise ValueError("size_effect_on must be 'size_band' or 'employees'")
     spread, term_sd = 0.12, 0.04
     # corr(a, z) = spread / sqrt(spread^2 + acc_sd^2 + term_sd^2) with var(z) = 1.
-    acc_sd = float(np.sqrt(max(spread ** 2 / target_r ** 2 - spread ** 2 - term_sd ** 2, 1e-6)))
+    acc_sd = float(np.sqrt(max(spread**2 / target_r**2 - spread**2 - term_sd**2, 1e-6)))
     prof["adoption_base"] = np.clip(0.5 + spread * z + r["extra"].normal(0, acc_sd, len(prof)), 0.04, 0.96)
     prof["adoption_term_sd"] = term_sd
     prof["size_z"] = z
-    flip = {ind: 0.0 for ind in INDUSTRIES}
+    flip = dict.fromkeys(INDUSTRIES, 0.0)
     if flip_industries:
-        flip.update({"manufacturing": flip_beta, "technology": flip_beta, "retail": -flip_beta,
-                     "healthcare": -flip_beta})
+        flip.update(
+            {"manufacturing": flip_beta, "technology": flip_beta, "retail": -flip_beta, "healthcare": -flip_beta}
+        )
     sem_beta = prof["industry"].map(flip).to_numpy(float)
     band_logit = prof["size_band"].map({k: _logit(v) for k, v in band_p.items()}).to_numpy(float)
     sem_mean = 0.4
@@ -657,29 +882,50 @@ def confounded_by_size(*, n_accounts: int = 2000, seed: int = 3, target_r: float
         size_part = band_logit[rows] if size_effect_on == "size_band" else _logit(0.8) + employees_slope * z[rows]
         return _expit(size_part + sem_beta[rows] * (s["attended_seminar_12m"] - sem_mean))
 
-    tables, dec, acc, stats = _annual_book(seed, prof, renew, data_start=data_start, extract=extract_date,
-                                           usage_every_days=usage_every_days, rngs=r)
+    tables, dec, acc, stats = _annual_book(
+        seed, prof, renew, data_start=data_start, extract=extract_date, usage_every_days=usage_every_days, rngs=r
+    )
     zz = pd.Series(z, index=prof["account_id"])
     r_dec = float(np.corrcoef(dec["adoption_90d"], zz.reindex(dec["account_id"]).to_numpy())[0, 1])
     r_acc = float(np.corrcoef(prof["adoption_base"], z)[0, 1])
-    truth = {"seed": seed, "size_effect_on": size_effect_on, "band_renewal": band_p,
-             "band_log_odds_vs_small": {b: round(_logit(p) - _logit(band_p["small"]), 6) for b, p in band_p.items()},
-             "employees_slope": employees_slope if size_effect_on == "employees" else None,
-             "adoption_effect_given_size": 0.0, "target_r": target_r,
-             "realised_r_decisions": round(r_dec, 4), "realised_r_accounts": round(r_acc, 4),
-             "seminar_effect_by_industry": flip, "flip_industries": flip_industries,
-             "betas": {"adoption_90d": 0.0, "open_severe_tickets": 0.0, "nps_latest": 0.0,
-                       "attended_seminar_12m": "by industry, see seminar_effect_by_industry"}}
+    truth = {
+        "seed": seed,
+        "size_effect_on": size_effect_on,
+        "band_renewal": band_p,
+        "band_log_odds_vs_small": {b: round(_logit(p) - _logit(band_p["small"]), 6) for b, p in band_p.items()},
+        "employees_slope": employees_slope if size_effect_on == "employees" else None,
+        "adoption_effect_given_size": 0.0,
+        "target_r": target_r,
+        "realised_r_decisions": round(r_dec, 4),
+        "realised_r_accounts": round(r_acc, 4),
+        "seminar_effect_by_industry": flip,
+        "flip_industries": flip_industries,
+        "betas": {
+            "adoption_90d": 0.0,
+            "open_severe_tickets": 0.0,
+            "nps_latest": 0.0,
+            "attended_seminar_12m": "by industry, see seminar_effect_by_industry",
+        },
+    }
     return _finish("confounded_by_size", tables, dec, acc, stats, truth)
 
 
 # --- 4. churn rising with renewal number, silent leavers -------------------------------------------
 
-def rising_churn_silent_leavers(*, n_accounts: int = 1500, seed: int = 4,
-                                retention: tuple[float, ...] = (0.95, 0.90, 0.85, 0.80, 0.75),
-                                silence: str = "zeros", early_share: float = 0.6, fixed_365: bool = False,
-                                max_product_lines: int = 3, usage_every_days: int = 7,
-                                data_start: dt.date = DATA_START, extract_date: dt.date = EXTRACT_DATE) -> World:
+
+def rising_churn_silent_leavers(
+    *,
+    n_accounts: int = 1500,
+    seed: int = 4,
+    retention: tuple[float, ...] = (0.95, 0.90, 0.85, 0.80, 0.75),
+    silence: str = "zeros",
+    early_share: float = 0.6,
+    fixed_365: bool = False,
+    max_product_lines: int = 3,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """Every account is alike; P(renew) depends only on the renewal number, and leavers go silent.
 
     Outcome: at renewal number m (1 = end of the first term), P(renew) = ``retention[m - 1]``
@@ -710,21 +956,39 @@ def rising_churn_silent_leavers(*, n_accounts: int = 1500, seed: int = 4,
     ``churn_date``, ``next_decision_renews``).
     """
     r = _streams(seed, STREAMS)
-    prof = _profile(r["accounts"], n_accounts, data_start, extract_date, early_share=early_share,
-                    max_product_lines=max_product_lines)
+    prof = _profile(
+        r["accounts"],
+        n_accounts,
+        data_start,
+        extract_date,
+        early_share=early_share,
+        max_product_lines=max_product_lines,
+    )
     ret = np.asarray(retention, dtype=float)
-    tables, dec, acc, stats = _annual_book(seed, prof, lambda k, rows, s: ret[min(k, len(ret) - 1)],
-                                           data_start=data_start, extract=extract_date, fixed_365=fixed_365,
-                                           usage_every_days=usage_every_days, silence=silence, rngs=r)
+    tables, dec, acc, stats = _annual_book(
+        seed,
+        prof,
+        lambda k, rows, s: ret[min(k, len(ret) - 1)],
+        data_start=data_start,
+        extract=extract_date,
+        fixed_365=fixed_365,
+        usage_every_days=usage_every_days,
+        silence=silence,
+        rngs=r,
+    )
     n_max = int(dec["renewal_number"].max()) if len(dec) else len(ret)
-    truth = {"seed": seed,
-             "retention_by_renewal": {m: float(ret[min(m - 1, len(ret) - 1)]) for m in range(1, n_max + 1)},
-             "silence": silence, "silence_days": [60, 90],
-             "observed_retention_by_renewal": {int(m): round(float(v), 4) for m, v in
-                                               dec.groupby("renewal_number")["renewed"].mean().items()},
-             "decisions_by_renewal": {int(m): int(v) for m, v in dec.groupby("renewal_number").size().items()},
-             "silent_at_extract_30d": _silent_open_accounts(tables, acc, extract_date, 30),
-             "betas": {f: 0.0 for f in DEFAULT_BETAS}}
+    truth = {
+        "seed": seed,
+        "retention_by_renewal": {m: float(ret[min(m - 1, len(ret) - 1)]) for m in range(1, n_max + 1)},
+        "silence": silence,
+        "silence_days": [60, 90],
+        "observed_retention_by_renewal": {
+            int(m): round(float(v), 4) for m, v in dec.groupby("renewal_number")["renewed"].mean().items()
+        },
+        "decisions_by_renewal": {int(m): int(v) for m, v in dec.groupby("renewal_number").size().items()},
+        "silent_at_extract_30d": _silent_open_accounts(tables, acc, extract_date, 30),
+        "betas": dict.fromkeys(DEFAULT_BETAS, 0.0),
+    }
     return _finish("rising_churn_silent_leavers", tables, dec, acc, stats, truth)
 
 
@@ -742,11 +1006,19 @@ def _silent_open_accounts(tables, acc, extract_date, days) -> list[str]:
 SAAS_LINES = ("Core", "Analytics", "Automation", "Mobile")
 
 
-def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
-                      term_mix: dict | None = None, renewal_by_term: dict | None = None,
-                      max_product_lines: int = 3, midterm_cancellations: int = 0,
-                      sparse_orders_share: float = 0.0, usage_every_days: int = 7,
-                      data_start: dt.date = DATA_START, extract_date: dt.date = EXTRACT_DATE) -> World:
+def subscription_only(
+    *,
+    n_accounts: int = 1200,
+    seed: int = 5,
+    term_mix: dict | None = None,
+    renewal_by_term: dict | None = None,
+    max_product_lines: int = 3,
+    midterm_cancellations: int = 0,
+    sparse_orders_share: float = 0.0,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """A SaaS book: accounts, contracts and usage only (no orders, tickets, surveys, engagements).
 
     Each account has 1-``max_product_lines`` product lines (distinct, from Core, Analytics,
@@ -822,23 +1094,46 @@ def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
     ids = prof["account_id"].to_numpy()
     prod_names = np.array(SAAS_LINES, dtype=object)
     c_start, c_end = starts[c_line, c_term], ends[c_line, c_term]
-    contracts = pd.DataFrame({
-        "contract_id": [f"K{a}-{p}-{t + 1:03d}" for a, p, t in zip(ids[l_acc[c_line]], l_prod[c_line], c_term)],
-        "account_id": ids[l_acc[c_line]], "start": _dates(c_start), "end": _dates(c_end),
-        "annual_value": price[c_line], "product_line": prod_names[l_prod[c_line]], "renewal_outcome": outcome})
+    contracts = pd.DataFrame(
+        {
+            "contract_id": [f"K{a}-{p}-{t + 1:03d}" for a, p, t in zip(ids[l_acc[c_line]], l_prod[c_line], c_term)],
+            "account_id": ids[l_acc[c_line]],
+            "start": _dates(c_start),
+            "end": _dates(c_end),
+            "annual_value": price[c_line],
+            "product_line": prod_names[l_prod[c_line]],
+            "renewal_outcome": outcome,
+        }
+    )
     dec_mask = c_end < ext
-    decisions = pd.DataFrame({"account_id": contracts["account_id"], "contract_id": contracts["contract_id"],
-                              "product_line": contracts["product_line"], "term_months": l_months[c_line],
-                              "renewal_number": c_term + 1, "end": contracts["end"],
-                              "p_renew": p_line[c_line], "renewed": (outcome == "renewed").astype(int)})[dec_mask]
+    decisions = pd.DataFrame(
+        {
+            "account_id": contracts["account_id"],
+            "contract_id": contracts["contract_id"],
+            "product_line": contracts["product_line"],
+            "term_months": l_months[c_line],
+            "renewal_number": c_term + 1,
+            "end": contracts["end"],
+            "p_renew": p_line[c_line],
+            "renewed": (outcome == "renewed").astype(int),
+        }
+    )[dec_mask]
     line_last_end = ends[np.arange(len(l_acc)), last]
     acc_open = pd.Series(~lapsed).groupby(l_acc).any().to_numpy()
     acc_end = pd.Series(line_last_end).groupby(l_acc).max().to_numpy()
     last_day = np.where(acc_open, ext, acc_end)
 
-    accounts = pd.DataFrame({"account_id": ids, "name": prof["name"], "industry": prof["industry"],
-                             "region": prof["region"], "size_band": prof["size_band"],
-                             "employees": prof["employees"].astype(np.int64), "first_seen": _dates(fs)})
+    accounts = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": prof["name"],
+            "industry": prof["industry"],
+            "region": prof["region"],
+            "size_band": prof["size_band"],
+            "employees": prof["employees"].astype(np.int64),
+            "first_seen": _dates(fs),
+        }
+    )
     lone_info = []
     if lone:
         rows_acc, rows_con = [], []
@@ -848,15 +1143,37 @@ def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
             ends_l = starts_l[1:] - 1
             for t in range(years + 1):  # the last term is cut 180 days in
                 s_, e_ = (starts_l[t], ends_l[t]) if t < years else (starts_l[t], ext - 100)
-                rows_con.append({"contract_id": f"K{aid}-Core-{t + 1:03d}", "account_id": aid, "start": s_,
-                                 "end": e_, "annual_value": 9000.0, "product_line": "Core",
-                                 "renewal_outcome": "renewed" if t < years else "not_renewed"})
-            rows_acc.append({"account_id": aid, "name": f"Company {aid}", "industry": "technology",
-                             "region": "North", "size_band": "small", "employees": 25, "first_seen": first})
-            lone_info.append({"account_id": aid, "contract_id": f"K{aid}-Core-{years + 1:03d}",
-                              "start": str(np.datetime64(int(starts_l[years]), "D")),
-                              "end": str(np.datetime64(ext - 100, "D")),
-                              "tenure_days_at_churn": int(ext - 100 + 1 - first)})
+                rows_con.append(
+                    {
+                        "contract_id": f"K{aid}-Core-{t + 1:03d}",
+                        "account_id": aid,
+                        "start": s_,
+                        "end": e_,
+                        "annual_value": 9000.0,
+                        "product_line": "Core",
+                        "renewal_outcome": "renewed" if t < years else "not_renewed",
+                    }
+                )
+            rows_acc.append(
+                {
+                    "account_id": aid,
+                    "name": f"Company {aid}",
+                    "industry": "technology",
+                    "region": "North",
+                    "size_band": "small",
+                    "employees": 25,
+                    "first_seen": first,
+                }
+            )
+            lone_info.append(
+                {
+                    "account_id": aid,
+                    "contract_id": f"K{aid}-Core-{years + 1:03d}",
+                    "start": str(np.datetime64(int(starts_l[years]), "D")),
+                    "end": str(np.datetime64(ext - 100, "D")),
+                    "tenure_days_at_churn": int(ext - 100 + 1 - first),
+                }
+            )
         la = pd.DataFrame(rows_acc)
         la["first_seen"] = _dates(la["first_seen"])
         lc = pd.DataFrame(rows_con)
@@ -879,9 +1196,15 @@ def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
     u_row, u_day = _usage_days(ru, fs_all, last_all, step)
     adopt = np.round(np.clip(a_base[u_row] + ru.normal(0, 0.05, len(u_row)), 0, 1), 4)
     active = np.maximum(1, ru.poisson(seats[u_row] * adopt))
-    usage = pd.DataFrame({"account_id": ids_all[u_row], "date": _dates(u_day), "active_users": active.astype(np.int64),
-                          "logins": (active + ru.poisson(0.6 * active)).astype(np.int64),
-                          "feature_adoption": adopt})
+    usage = pd.DataFrame(
+        {
+            "account_id": ids_all[u_row],
+            "date": _dates(u_day),
+            "active_users": active.astype(np.int64),
+            "logins": (active + ru.poisson(0.6 * active)).astype(np.int64),
+            "feature_adoption": adopt,
+        }
+    )
     tables = {"accounts": accounts, "contracts": contracts, "usage": usage}
     if sparse_orders_share > 0:
         ro = r["orders"]
@@ -895,27 +1218,50 @@ def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
         paid = o_day + ro.integers(10, 91, len(o_acc))
         orders = pd.DataFrame({"account_id": ids[o_acc], "day": o_day, "amount": amount, "paid": paid})
         orders = orders.sort_values(["account_id", "day"]).reset_index(drop=True)
-        tables["orders"] = pd.DataFrame({
-            "order_id": _ids("O", len(orders)), "account_id": orders["account_id"], "date": _dates(orders["day"]),
-            "amount": orders["amount"], "cost": np.round(orders["amount"] * 0.4, 2),
-            "paid_date": _dates(orders["paid"], orders["paid"] <= ext)})
-    lines = pd.DataFrame({"account_id": ids[l_acc], "product_line": prod_names[l_prod], "term_months": l_months,
-                          "terms": last + 1, "lapsed": lapsed})
+        tables["orders"] = pd.DataFrame(
+            {
+                "order_id": _ids("O", len(orders)),
+                "account_id": orders["account_id"],
+                "date": _dates(orders["day"]),
+                "amount": orders["amount"],
+                "cost": np.round(orders["amount"] * 0.4, 2),
+                "paid_date": _dates(orders["paid"], orders["paid"] <= ext),
+            }
+        )
+    lines = pd.DataFrame(
+        {
+            "account_id": ids[l_acc],
+            "product_line": prod_names[l_prod],
+            "term_months": l_months,
+            "terms": last + 1,
+            "lapsed": lapsed,
+        }
+    )
     acc_truth = accounts[["account_id", "first_seen"]].assign(
-        churned=np.concatenate([~acc_open, np.ones(len(lone), dtype=bool)]),
-        last_day=_dates(last_all))
+        churned=np.concatenate([~acc_open, np.ones(len(lone), dtype=bool)]), last_day=_dates(last_all)
+    )
     obs = decisions.groupby("term_months")["renewed"].mean()
-    truth = {"world": "subscription_only", "seed": seed, "term_mix": mix, "renewal_by_term": p_by,
-             "product_line_effect": 0.0,
-             "observed_renewal_by_term": {int(m): round(float(v), 4) for m, v in obs.items()},
-             "decisions_by_term": {int(m): int(v) for m, v in decisions.groupby("term_months").size().items()},
-             "midterm_cancellations": lone_info, "sparse_orders_share": sparse_orders_share,
-             "has_orders": "orders" in tables,
-             "contract_has_payment_delay_column": False,
-             "n_accounts": int(len(accounts)), "n_contracts": int(len(contracts)),
-             "n_decisions": int(len(decisions)), "extract_date": extract_date.isoformat(),
-             "usage_every_days": step, "lines": lines, "decisions": decisions.reset_index(drop=True),
-             "accounts": acc_truth}
+    truth = {
+        "world": "subscription_only",
+        "seed": seed,
+        "term_mix": mix,
+        "renewal_by_term": p_by,
+        "product_line_effect": 0.0,
+        "observed_renewal_by_term": {int(m): round(float(v), 4) for m, v in obs.items()},
+        "decisions_by_term": {int(m): int(v) for m, v in decisions.groupby("term_months").size().items()},
+        "midterm_cancellations": lone_info,
+        "sparse_orders_share": sparse_orders_share,
+        "has_orders": "orders" in tables,
+        "contract_has_payment_delay_column": False,
+        "n_accounts": len(accounts),
+        "n_contracts": len(contracts),
+        "n_decisions": len(decisions),
+        "extract_date": extract_date.isoformat(),
+        "usage_every_days": step,
+        "lines": lines,
+        "decisions": decisions.reset_index(drop=True),
+        "accounts": acc_truth,
+    }
     return World(tables, truth, extract_date, "subscription_only")
 
 
@@ -923,14 +1269,26 @@ def subscription_only(*, n_accounts: int = 1200, seed: int = 5,
 
 ARCHETYPES = {
     # name: (share, size band, overrides of profile traits)
-    "power_users": (0.10, "mid-market", {"seats": 250.0, "adoption_base": 0.9, "training_rate": 12.0,
-                                          "arr_per_line": 60_000.0}),
-    "executive_sponsored": (0.10, "enterprise", {"qbr_rate": 10.0, "exec_rate": 5.0, "meeting_prob": 0.7,
-                                                  "arr_per_line": 90_000.0}),
-    "multi_line_spenders": (0.10, "enterprise", {"lines": 4, "arr_per_line": 150_000.0, "order_rate": 20.0,
-                                                  "order_amount": 20_000.0}),
-    "service_heavy": (0.10, "mid-market", {"ticket_rate": 40.0, "severe_bg_rate": 4.0, "nps_base": 4.0,
-                                            "arr_per_line": 70_000.0}),
+    "power_users": (
+        0.10,
+        "mid-market",
+        {"seats": 250.0, "adoption_base": 0.9, "training_rate": 12.0, "arr_per_line": 60_000.0},
+    ),
+    "executive_sponsored": (
+        0.10,
+        "enterprise",
+        {"qbr_rate": 10.0, "exec_rate": 5.0, "meeting_prob": 0.7, "arr_per_line": 90_000.0},
+    ),
+    "multi_line_spenders": (
+        0.10,
+        "enterprise",
+        {"lines": 4, "arr_per_line": 150_000.0, "order_rate": 20.0, "order_amount": 20_000.0},
+    ),
+    "service_heavy": (
+        0.10,
+        "mid-market",
+        {"ticket_rate": 40.0, "severe_bg_rate": 4.0, "nps_base": 4.0, "arr_per_line": 70_000.0},
+    ),
 }
 ARCHETYPE_FEATURES = {
     "power_users": ["active_users_90d", "logins_90d", "adoption_90d", "trainings_12m"],
@@ -940,9 +1298,16 @@ ARCHETYPE_FEATURES = {
 }
 
 
-def four_archetypes(*, n_accounts: int = 1500, seed: int = 6, renewal_probability: float = 0.95,
-                    ordinary_share: float | None = None, usage_every_days: int = 7,
-                    data_start: dt.date = DATA_START, extract_date: dt.date = EXTRACT_DATE) -> World:
+def four_archetypes(
+    *,
+    n_accounts: int = 1500,
+    seed: int = 6,
+    renewal_probability: float = 0.95,
+    ordinary_share: float | None = None,
+    usage_every_days: int = 7,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
     """Four planted high-value archetypes (10% each) plus ordinary accounts (60%), for k selection.
 
     Archetypes (each far from the ordinary accounts in its own few features; near-ordinary in the
@@ -1000,20 +1365,33 @@ def four_archetypes(*, n_accounts: int = 1500, seed: int = 6, renewal_probabilit
     top = arch != "ordinary"
     prof["market_influence"] = np.round(np.where(top, ra.uniform(4, 5, n_accounts), ra.uniform(1, 3, n_accounts)), 1)
     prof["strategic_flag"] = (arch == "executive_sponsored") | (ra.random(n_accounts) < 0.02)
-    tables, dec, acc, stats = _annual_book(seed, prof, lambda k, rows, s: renewal_probability,
-                                           data_start=data_start, extract=extract_date,
-                                           usage_every_days=usage_every_days,
-                                           extra_account_columns=("market_influence", "strategic_flag"), rngs=r)
+    tables, dec, acc, stats = _annual_book(
+        seed,
+        prof,
+        lambda k, rows, s: renewal_probability,
+        data_start=data_start,
+        extract=extract_date,
+        usage_every_days=usage_every_days,
+        extra_account_columns=("market_influence", "strategic_flag"),
+        rngs=r,
+    )
     archetype = pd.Series(arch, index=pd.Index(prof["account_id"], name="account_id"), name="archetype")
     acc["archetype"] = arch
-    truth = {"seed": seed, "archetype": archetype, "n_archetypes": 4, "n_groups": 5,
-             "shares": {n: round(float(s), 4) for n, s in zip(names, shares)},
-             "realised_counts": {k: int(v) for k, v in archetype.value_counts().items()},
-             "separating_features": ARCHETYPE_FEATURES, "renewal_probability": renewal_probability}
+    truth = {
+        "seed": seed,
+        "archetype": archetype,
+        "n_archetypes": 4,
+        "n_groups": 5,
+        "shares": {n: round(float(s), 4) for n, s in zip(names, shares)},
+        "realised_counts": {k: int(v) for k, v in archetype.value_counts().items()},
+        "separating_features": ARCHETYPE_FEATURES,
+        "renewal_probability": renewal_probability,
+    }
     return _finish("four_archetypes", tables, dec, acc, stats, truth)
 
 
 # --- 7. odd extracts ------------------------------------------------------------------------------
+
 
 def with_money_scale(world: World, factor: float = 1e9) -> World:
     """Every money column (contracts.annual_value, orders.amount, orders.cost) times ``factor``,
@@ -1047,12 +1425,26 @@ def with_contradictory_history(world: World, n: int = 1, gap_days: int = 120, se
         start = k["end"] + pd.Timedelta(days=gap_days)
         end = start + pd.DateOffset(years=1) - pd.Timedelta(days=1)
         cid = f"{k['contract_id']}-again"
-        rows.append({"contract_id": cid, "account_id": k["account_id"], "start": start, "end": end,
-                     "annual_value": k["annual_value"], "product_line": k["product_line"],
-                     "renewal_outcome": "open" if end >= ext else "not_renewed"})
-        info.append({"account_id": k["account_id"], "product_line": k["product_line"],
-                     "not_renewed_contract": k["contract_id"], "later_contract": cid,
-                     "later_start": start.date().isoformat()})
+        rows.append(
+            {
+                "contract_id": cid,
+                "account_id": k["account_id"],
+                "start": start,
+                "end": end,
+                "annual_value": k["annual_value"],
+                "product_line": k["product_line"],
+                "renewal_outcome": "open" if end >= ext else "not_renewed",
+            }
+        )
+        info.append(
+            {
+                "account_id": k["account_id"],
+                "product_line": k["product_line"],
+                "not_renewed_contract": k["contract_id"],
+                "later_contract": cid,
+                "later_start": start.date().isoformat(),
+            }
+        )
     out.tables["contracts"] = pd.concat([c, pd.DataFrame(rows)], ignore_index=True)
     out.truth["contradictions"] = info
     out.name = f"{world.name}_contradictory"
@@ -1092,8 +1484,9 @@ ALL_WORLDS = {
     "confounded_flip": lambda **kw: confounded_by_size(flip_industries=True, **kw),
     "rising_churn_silent_leavers": rising_churn_silent_leavers,
     "subscription_only": subscription_only,
-    "subscription_only_midterm_sparse": lambda **kw: subscription_only(midterm_cancellations=2,
-                                                                        sparse_orders_share=0.05, **kw),
+    "subscription_only_midterm_sparse": lambda **kw: subscription_only(
+        midterm_cancellations=2, sparse_orders_share=0.05, **kw
+    ),
     "four_archetypes": four_archetypes,
 }
 
