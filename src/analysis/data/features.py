@@ -251,6 +251,14 @@ def build_features(book: Book, as_of: dt.date, subscription_margin: float) -> pd
     return frame.set_index("account_id").sort_index()
 
 
+def build_cut_features(book: Book, cuts: pd.DataFrame, subscription_margin: float) -> pd.DataFrame:
+    """Features of arbitrary cuts: one row per row of ``cuts`` (columns account_id, as_of), in the
+    same order, each measured with data dated before its own as-of date (the churn model's
+    landmarks: several dates before each renewal)."""
+    frame = cuts[["account_id", "as_of"]].reset_index(drop=True).assign(cut_id=lambda f: np.arange(len(f)))
+    return _features_for_cuts(book, frame, subscription_margin).sort_index().reset_index(drop=True)
+
+
 def build_contract_features(
     book: Book, lead_days: int, subscription_margin: float, decided_before: dt.date | None = None
 ) -> pd.DataFrame:
