@@ -303,12 +303,17 @@ class SurvivalParams(Section):
     numeric: list[str]
     categorical: list[str]
     reference_levels: dict[str, str]
+    landmarks_per_term: Annotated[int, Field(ge=1, le=24)]
+    lead_bins: Annotated[int, Field(ge=1, le=52)]
+    effect_bands: list[OpenShare]
+    max_landmark_rows: Annotated[int, Field(ge=1000)]
     ph_alpha: OpenShare
     ph_remedy: Literal["auto", "stratify", "none"]
     log_columns: list[str]
     clip_quantile: Annotated[float, Field(ge=0, lt=0.5)] | None
     min_events_per_covariate: Annotated[float, Field(ge=0)]
     min_events_per_cycle: NonNegativeInt
+    min_at_risk: PositiveInt
     p_adjust: Literal["holm", "fdr_bh"]
     alpha: OpenShare
     standardize: bool
@@ -323,6 +328,13 @@ class SurvivalParams(Section):
     def _increasing(cls, value):
         if value != sorted(set(value)):
             raise ValueError("horizons must be distinct and increasing")
+        return value
+
+    @field_validator("effect_bands")
+    @classmethod
+    def _bands_increasing(cls, value):
+        if value != sorted(set(value)):
+            raise ValueError("effect_bands must be distinct and increasing shares of the term")
         return value
 
 

@@ -18,12 +18,21 @@ from analysis.data.asof import require_date
 from analysis.errors import AnalysisError, AssumptionWarning
 from analysis.params import SurvivalParams
 from analysis.survival.cox import CoxChurnModel
-from analysis.survival.data import ENTRY, account_durations, impute_median, renewal_data, snapshot_frame
+from analysis.survival.data import (
+    ENTRY,
+    account_durations,
+    impute_median,
+    renewal_data,
+    select_covariates,
+    snapshot_frame,
+)
 from analysis.survival.discrete import DiscreteHazardModel
-from analysis.survival.evaluation import Backtest, backtest, compare_effects
+from analysis.survival.evaluation import RiskBacktest, compare_effects
 from analysis.survival.km import KMResult, grouping_frame, km_by_group, km_summary, km_tables, logrank_table
 from analysis.survival.parametric import ParametricChurnModel
-from analysis.survival.risk import at_risk_renewals, churn_risk
+from analysis.survival.renewal_risk import RenewalRiskModel
+from analysis.survival.renewal_run import fit_risk_model, renewal_inputs, risk_at, risk_backtest
+from analysis.survival.risk import at_risk_renewals
 
 LIFETIME_GRID = pd.Index(range(1, 3651, 10), name="tenure_days")  # the lifetime curve: ten years of tenure
 SCORED = "scored_accounts"
@@ -63,7 +72,10 @@ class ChurnAnalysis:
     snapshot_as_of: dt.date
     snapshot_cox: CoxChurnModel | None
     comparison: pd.DataFrame
-    backtest: Backtest | None
+    numeric: list[str]  # the configured covariates this book has (the others are problem rows)
+    categorical: list[str]
+    risk_model: RenewalRiskModel | None  # the renewal clock: per-account risk and its reasons
+    backtest: RiskBacktest | None
     risk: pd.DataFrame | None
     at_risk: pd.DataFrame | None
     health_known: bool
@@ -87,7 +99,9 @@ class ChurnAnalysis:
             out["churn_model_evaluation"] = self.backtest.metrics
             out["churn_calibration"] = self.backtest.calibration
         if self.risk is not None:
-            columns = [*(f"p_churn_{h}d" for h in self.settings.horizons), "p_churn_before_renewal", "top_risk_factors"]
+            horizons = [f"p_churn_{h}d" for h in self.settings.horizons]
+            reasons = [c for c in self.risk.columns if c.startswith("reason_")]
+            columns = [*horizons, "p_churn_before_renewal", "top_risk_factors", "risk_factors_note", *reasons]
             out["churn_risk"] = self.risk[columns].rename_axis("account_id")
         if self.at_risk is not None:
             out["at_risk_renewals"] = self.at_risk
@@ -115,11 +129,17 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     params, book, as_of = run.params, run.book, require_date(run.as_of)
     sv, seed = params.survival, params.seed
     lead = params.features.renewal_lead_days
-    numeric, categorical = list(sv.numeric), list(sv.categorical)
     stages: list[tuple[str, pd.DataFrame]] = []
     snapshot, scored = run.snapshot(), run.read(SCORED)
 
-    # Kaplan-Meier by tier (else size band) and by the configured groups
+    # the covariates this book has: the others are problem rows, never a KeyError
+    decided, fail = attempt(run.contract_features, as_of)
+    numeric, categorical, chosen = select_covariates(
+        decided if decided is not None else snapshot, sv.numeric, sv.categorical
+    )
+    stages.append(("Covariates", chosen))
+
+    # Kaplan-Meier by tier (at the previous snapshot, followed forward) and by the configured groups
     lifetimes = account_durations(run.lifetimes(as_of))
     durations, tier_column, tier_problems = grouping_frame(lifetimes, snapshot, scored, sv.km_groups)
     tier_note = tier_problems["detail"].iloc[0] if len(tier_problems) else f"Tiers come from this run's {SCORED} table."
@@ -175,33 +195,25 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     models = {"Cox (renewal episodes)": cox, "discrete-time logit": discrete, f"Cox (snapshot {snap_as_of})": snap_cox}
     comparison = compare_effects({k: m.summary for k, m in models.items() if m is not None})
 
-    # the time-ordered back-test
-    bt, fail = attempt(
-        backtest,
-        run,
-        as_of,
-        CoxChurnModel.from_params(sv, seed),
-        numeric,
-        categorical,
-        follow_up_days=sv.backtest_days,
-        lead_days=lead,
-        horizons=sv.horizons,
-    )
-    stages.append(("Back-test", bt.problems if bt else _fatal(fail)))
-
-    # per-account risk and the renewals at risk
-    risk = due = None
-    health = scored.set_index("account_id")["health_band"] if scored is not None and "health_band" in scored else None
-    if cox is not None:
-        active, scoring_problems = impute_median(snapshot[snapshot["is_active"].astype(bool)], numeric)
-        stages.append((f"Scoring at {as_of}", scoring_problems))
-        risk, fail = attempt(churn_risk, cox, active, sv.horizons, sv.top_risk_factors)
-        if risk is None:
-            stages.append(("Churn risk", _fatal(fail)))
-        else:
-            due = at_risk_renewals(risk, book.df("contracts"), as_of, sv.at_risk_window_days, health)
-            if health is None:
-                stages.append(("At-risk renewals", problems_frame([_no_health()])))
+    # the per-account risk on the renewal clock, its time-ordered back-test, the renewals at risk
+    inputs, fail = attempt(renewal_inputs, run, numeric, categorical)
+    stages.append(("Renewal risk: landmarks", inputs.problems if inputs else _fatal(fail)))
+    bt = risk_model = risk = due = None
+    if inputs is not None:
+        bt, fail = attempt(risk_backtest, run, inputs, numeric, categorical, sv, seed)
+        stages.append(("Back-test", bt.problems if bt else _fatal(fail)))
+        risk_model, fail = attempt(fit_risk_model, inputs, as_of, numeric, categorical, sv, seed)
+    if risk_model is None:
+        stages.append(("Churn risk", _fatal(fail or "no landmark rows (see above)")))
+    else:
+        health = (
+            scored.set_index("account_id")["health_band"] if scored is not None and "health_band" in scored else None
+        )
+        risk, units = risk_at(risk_model, inputs, snapshot, as_of, sv)
+        stages.append(("Churn risk", risk_model.problems_))
+        due = at_risk_renewals(risk, book.df("contracts"), as_of, sv.at_risk_window_days, health, units)
+        if health is None:
+            stages.append(("At-risk renewals", problems_frame([_no_health()])))
 
     return ChurnAnalysis(
         as_of=as_of,
@@ -220,10 +232,13 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
         snapshot_as_of=snap_as_of,
         snapshot_cox=snap_cox,
         comparison=comparison,
+        numeric=numeric,
+        categorical=categorical,
+        risk_model=risk_model,
         backtest=bt,
         risk=risk,
         at_risk=due,
-        health_known=health is not None,
+        health_known=scored is not None and "health_band" in scored,
         problems=_stage_frame(stages),
     )
 

@@ -111,6 +111,51 @@ def evaluation_frame(features: pd.DataFrame, outcomes: pd.DataFrame, follow_up_d
     return frame[frame["duration_days"] > 0]
 
 
+def select_covariates(
+    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> tuple[list[str], list[str], pd.DataFrame]:
+    """The configured covariates this book can support, and a ``dropped`` problem row for each other:
+    a column not in the book (an optional contract column, or a feature whose source table is
+    absent), one with no values at all, or one with a single value (nothing to compare). The models
+    then run on what is there instead of stopping on a KeyError or an all-NaN column."""
+    rows, kept = [], {"numeric": [], "categorical": []}
+    for kind, columns in (("numeric", numeric), ("categorical", categorical)):
+        for col in dict.fromkeys(columns):
+            if col not in frame.columns:
+                rows.append(
+                    problem(
+                        col,
+                        "not in this book",
+                        "dropped",
+                        f"'{col}' is not in this book (an optional column, or a feature whose source table is absent)",
+                        "add the column or table to the data, or remove it from survival." + kind,
+                    )
+                )
+            elif frame[col].isna().all():
+                rows.append(
+                    problem(
+                        col,
+                        "no values",
+                        "dropped",
+                        f"'{col}' has no values in this book (is its source table empty?)",
+                        "left out of the churn models",
+                    )
+                )
+            elif frame[col].nunique(dropna=True) < 2:
+                rows.append(
+                    problem(
+                        col,
+                        "one value",
+                        "dropped",
+                        f"'{col}' has one value ({frame[col].dropna().iloc[0]!r}) in this book: nothing to compare",
+                        "left out of the churn models",
+                    )
+                )
+            else:
+                kept[kind].append(col)
+    return kept["numeric"], kept["categorical"], problems_frame(rows)
+
+
 def impute_median(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Missing numeric covariates set to the column median, each one a ``problems`` row (never silent)."""
     out, rows = frame.copy(), []

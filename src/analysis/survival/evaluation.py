@@ -241,3 +241,98 @@ def backtest(
         _prefixed(eval_problems, f"evaluation at {fit_as_of}: "),
     )
     return Backtest(model, metrics, calibration, fit_as_of, len(episodes), problems)
+
+
+# --- the back-test of the per-account risk (renewal clock) -------------------------------------
+
+
+@dataclass
+class RiskBacktest:
+    """The renewal-risk model fitted on renewals decided before ``fit_as_of``, its per-account risk
+    at that date, and what happened next. ``accounts``: one row per account active then, with the
+    predicted risk, its covariates, ``lost_next`` (its next renewal was lost; NaN while undecided),
+    ``churned_days`` (days to churn, NaN if it stayed) and ``term_group``."""
+
+    model: object
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    accounts: pd.DataFrame
+    fit_as_of: dt.date
+    landmarks: int
+    problems: pd.DataFrame = field(default_factory=problems_frame)
+
+
+def ratio_rows(frame: pd.DataFrame, predicted: str, observed: str, group: str, horizon) -> dict:
+    """One 'predicted / observed' row of ``frame`` (rows with an observed outcome). ``horizon``: days,
+    or the words of what is judged (horizon_days is then empty)."""
+    known = frame[frame[observed].notna()]
+    events = float(known[observed].sum())
+    value = float(known[predicted].sum()) / events if events else np.nan
+    return {
+        "metric": "predicted / observed churn",
+        "group": group,
+        "horizon_days": float(horizon) if not isinstance(horizon, str) else np.nan,
+        "judged_on": horizon if isinstance(horizon, str) else f"churn within {horizon} days",
+        "value": value,
+        "accounts": len(known),
+        "churned": int(events),
+        "predicted": float(known[predicted].sum()),
+    }
+
+
+def risk_metrics(accounts: pd.DataFrame, later: pd.DataFrame, horizons: Sequence[int], due_days: int) -> pd.DataFrame:
+    """Calibration (predicted / observed) before the next renewal, per term group and within each
+    horizon, the value at risk of renewals due within ``due_days``, and discrimination (Harrell C,
+    time-dependent AUC) of the longest horizon's risk. ``later``: landmark rows of the renewals
+    decided in the follow-up period with the model's ``p_lost`` (each renewal judged from the
+    situation before it, with the model fitted before the period): calibration per term group
+    with every renewal of the year, not only each account's next one."""
+    rows = [ratio_rows(accounts, "p_churn_before_renewal", "lost_next", "all accounts", "next renewal")]
+    for group, part in later.groupby("term_group", sort=True):  # a few term groups
+        row = ratio_rows(part, "p_lost", "not_renewed", f"term {group}", "each renewal in the follow-up")
+        row.update(accounts=part[["account_id", "end"]].drop_duplicates().shape[0])
+        rows.append(row)
+    for group, part in accounts.groupby("term_group", sort=True):  # a few term groups
+        rows.append(ratio_rows(part, "p_churn_before_renewal", "lost_next", f"term {group}", "next renewal"))
+    for h in horizons:
+        churned = (accounts["churned_days"] <= h).astype(float)
+        rows.append(ratio_rows(accounts.assign(_y=churned), f"p_churn_{h}d", "_y", "all accounts", h))
+    due = accounts[accounts["days_to_next_renewal"] + 1 <= due_days]
+    due = due.assign(_p=due["p_churn_before_renewal"] * due["next_value"], _y=due["lost_next"] * due["next_value"])
+    value = ratio_rows(due, "_p", "_y", f"renewals due within {due_days} days", due_days)
+    value.update(metric="predicted / observed value at risk", churned=int(due["lost_next"].sum()))
+    rows.append(value)
+    top = max(horizons)
+    time = accounts["churned_days"].fillna(np.inf).clip(upper=top + 1).to_numpy(float)
+    event = accounts["churned_days"].le(top).to_numpy()
+    if event.any() and (~event).any():
+        risk = accounts[f"p_churn_{top}d"].to_numpy(float)
+        rows.append(
+            {"metric": "Harrell C", "group": "all accounts", "horizon_days": top, "value": harrell_c(time, event, risk)}
+        )
+        rows += [
+            {
+                "metric": "time-dependent AUC",
+                "group": "all accounts",
+                "horizon_days": h,
+                "value": time_dependent_auc(time, event, accounts[f"p_churn_{h}d"].to_numpy(float), h),
+            }
+            for h in horizons
+        ]
+    return pd.DataFrame(rows)
+
+
+def risk_calibration(accounts: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed loss of the next renewal per risk decile (decided renewals)."""
+    known = accounts[accounts["lost_next"].notna()]
+    decile = pd.qcut(known["p_churn_before_renewal"].rank(method="first"), min(bins, len(known)), labels=False) + 1
+    g = known.groupby(decile.to_numpy())
+    out = pd.DataFrame(
+        {"accounts": g.size(), "predicted": g["p_churn_before_renewal"].mean(), "observed": g["lost_next"].mean()}
+    )
+    se = np.sqrt(out["observed"] * (1 - out["observed"]) / out["accounts"])
+    out["observed_lower"], out["observed_upper"] = (
+        (out["observed"] - 1.96 * se).clip(0),
+        (out["observed"] + 1.96 * se).clip(upper=1),
+    )
+    return out.rename_axis("decile")

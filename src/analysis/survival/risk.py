@@ -47,6 +47,84 @@ def name_risk_factors(contrib: pd.DataFrame, values: np.ndarray, binary: Sequenc
     return pd.Series(joined.astype(object), index=contrib.index, name="top_risk_factors")
 
 
+REASON_FIELDS = ("factor", "level", "value", "typical", "direction", "ratio")
+
+
+def clear_reasons(
+    contrib: pd.DataFrame,
+    factors: Sequence[str],
+    frame: pd.DataFrame,
+    typical: pd.Series,
+    encoder,
+    top_n: int,
+    why_none: str,
+) -> pd.DataFrame:
+    """Per row the ``top_n`` columns of ``contrib`` (beta * (x - mean) of the effects clear after
+    correction; ``factors`` names each column's design column) that raise the risk most, as
+    ``top_risk_factors`` text ('days_since_last_login high (x4.10)') and as structured columns
+    ``reason_<i>_factor`` (the covariate), ``_level`` (a category's level, else empty), ``_value``
+    (the account's value), ``_typical`` (the training median), ``_direction`` (high / low / yes / no
+    / level) and ``_ratio`` (the multiplier of the odds). ``risk_factors_note`` says why a row has
+    no reason (``why_none``, or that no clear effect raises its risk)."""
+    n = len(contrib)
+    C = contrib.to_numpy(float).copy() if contrib.shape[1] else np.zeros((n, 0))
+    feature = [encoder.factor_of_.get(c, c) for c in factors]
+    level = [c.split("=", 1)[1] if "=" in c else "" for c in factors]
+    for j, (feat, lvl) in enumerate(zip(feature, level)):
+        if lvl:  # name the levels an account has, not those it lacks
+            C[:, j] = np.where(frame[feat].astype(str).to_numpy() == lvl, C[:, j], 0.0)
+    C = np.where(C > MIN_SHOWN_EFFECT, C, -np.inf)
+    order = np.argsort(-C, axis=1)[:, :top_n] if C.shape[1] else np.zeros((n, 0), int)
+    rows = np.arange(n)
+    out = pd.DataFrame(index=contrib.index)
+    texts = np.full(n, "", dtype=object)
+    for i in range(top_n):
+        prefix = f"reason_{i + 1}_"
+        if i >= order.shape[1]:
+            for name in REASON_FIELDS:
+                out[prefix + name] = "" if name in ("factor", "level", "direction") else np.nan
+            continue
+        j = order[:, i]
+        shown = np.isfinite(C[rows, j])
+        feat = np.array(feature, dtype=object)[j]
+        lvl = np.array(level, dtype=object)[j]
+        value = np.full(n, np.nan)
+        for col in set(feat[shown]) - {f for f, lv in zip(feature, level) if lv}:
+            take = shown & (feat == col)
+            value[take] = frame.loc[take, col].to_numpy(float)
+        usual = typical.reindex(feat).to_numpy(float)
+        binary = np.isin(feat, encoder.binary_)
+        direction = np.where(
+            lvl != "",
+            "level",
+            np.where(binary, np.where(value > 0.5, "yes", "no"), np.where(value > usual, "high", "low")),
+        )
+        ratio = np.exp(np.where(shown, C[rows, j], np.nan))
+        out[prefix + "factor"] = np.where(shown, feat, "")
+        out[prefix + "level"] = np.where(shown, lvl, "")
+        out[prefix + "value"] = np.where(shown, value, np.nan)
+        out[prefix + "typical"] = np.where(shown & (lvl == ""), usual, np.nan)
+        out[prefix + "direction"] = np.where(shown, direction, "")
+        out[prefix + "ratio"] = ratio
+        words = [
+            f"{f}={lv} (x{r:.2f})" if lv else f"{f} {d} (x{r:.2f})"
+            for f, lv, d, r in zip(feat[shown], lvl[shown], direction[shown], ratio[shown])
+        ]
+        piece = np.full(n, "", dtype=object)
+        piece[shown] = words
+        texts = np.where(shown & (texts != ""), texts + ", " + piece, np.where(shown, piece, texts))
+    out.insert(0, "top_risk_factors", texts)
+    has_clear = contrib.shape[1] > 0
+    out.insert(
+        1,
+        "risk_factors_note",
+        np.where(
+            texts != "", "", why_none if not has_clear else "none of the clear effects raises this account's risk"
+        ),
+    )
+    return out
+
+
 def churn_risk(
     model,
     features: pd.DataFrame,
@@ -75,14 +153,22 @@ def at_risk_renewals(
     as_of: dt.date,
     window_days: int,
     health: pd.Series | None = None,
+    unit_risk: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Contracts ending in the next ``window_days`` with churn risk, annual value at risk, health band
-    (when the scoring table is present) and the account's top risk factors; largest value at risk first."""
+    (when the scoring table is present) and the account's top risk factors; largest value at risk first.
+    With ``unit_risk`` (account_id, end, p_lost: the renewal-clock model), each contract's
+    p_churn_before_renewal is the probability that its own renewal is lost (an account whose
+    contracts end on different days has one per end date)."""
     as_of = pd.Timestamp(require_date(as_of))
     end, start = pd.to_datetime(contracts["end"]), pd.to_datetime(contracts["start"])
     due = contracts[(start < as_of) & (end >= as_of) & (end < as_of + pd.Timedelta(days=window_days))]
     cols = ["contract_id", "account_id", "end", "product_line", "annual_value"]
     out = due[[c for c in cols if c in due]].join(risk[["p_churn_before_renewal", "top_risk_factors"]], on="account_id")
+    if unit_risk is not None:
+        lost = unit_risk.assign(end=pd.to_datetime(unit_risk["end"])).set_index(["account_id", "end"])["p_lost"]
+        key = pd.MultiIndex.from_arrays([out["account_id"], pd.to_datetime(out["end"])])
+        out["p_churn_before_renewal"] = lost.reindex(key).to_numpy()
     out["value_at_risk"] = out["annual_value"] * out["p_churn_before_renewal"]
     out["health_band"] = health.reindex(out["account_id"]).to_numpy() if health is not None else None
     return out.sort_values("value_at_risk", ascending=False).set_index("contract_id")
