@@ -29,6 +29,7 @@ from analysis.survival import (
     CoxChurnModel,
     DiscreteHazardModel,
     ParametricChurnModel,
+    RenewalRiskModel,
     baseline_cumhaz,
     cyclic_cumhaz,
     effect_sentence,
@@ -416,6 +417,7 @@ def test_from_params_uses_every_setting_of_the_survival_section():
         min_events_per_cycle=4,
         baseline="breslow",
         log_columns=["tickets_12m"],
+        min_at_risk=3,
     )
     cox = CoxChurnModel.from_params(changed, seed=7)
     assert {k: getattr(cox, k) for k in COX_SETTINGS} == {k: getattr(changed, k) for k in COX_SETTINGS}
@@ -427,8 +429,12 @@ def test_from_params_uses_every_setting_of_the_survival_section():
     assert (parametric.standardize, parametric.penalizer, parametric.clip_quantile) == (False, 0.1, 0.01)
     # Every key of the section is read by a model or by the analyse() facade: none is silently dropped.
     facade = {"numeric", "categorical", "horizons", "at_risk_window_days", "backtest_days", "km_groups"}
-    facade |= {"top_risk_factors"}
+    facade |= {"top_risk_factors", "landmarks_per_term", "max_landmark_rows"}  # the landmark rows
+    renewal = RenewalRiskModel.from_params(changed.updated(lead_bins=6, effect_bands=[0.3]), seed=7)
+    assert (renewal.lead_bins, renewal.effect_bands, renewal.min_events_per_group) == (6, [0.3], 4)
+    assert {k: getattr(renewal, k) for k in RENEWAL_SETTINGS} == {k: getattr(changed, k) for k in RENEWAL_SETTINGS}
     used = set(COX_SETTINGS) | set(DISCRETE_SETTINGS) | {"cycle_days", "min_events_per_cycle"} | facade
+    used |= {"lead_bins", "effect_bands"}
     assert used == set(type(section).model_fields)
     with pytest.raises(ConfigError, match="cycle_days"):
         DiscreteHazardModel.from_params(section.updated(cycle_days=None))
@@ -449,7 +455,9 @@ COX_SETTINGS = (
     "min_events_per_cycle",
     "baseline",
     "log_columns",
+    "min_at_risk",
 )
+RENEWAL_SETTINGS = ("standardize", "min_events_per_covariate", "clip_quantile", "reference_levels", "alpha", "p_adjust")
 DISCRETE_SETTINGS = ("standardize", "min_events_per_covariate", "clip_quantile", "reference_levels", "p_adjust")
 
 

@@ -5,7 +5,10 @@ per-account risk, and :func:`analyse`, the whole churn analysis of a run (notebo
 
 Modules: ``data`` (designs, checks, imputation), ``design`` (the Encoder, units, sentences),
 ``efron`` (the late-entry Cox engine and baselines), ``cox``, ``discrete``, ``parametric``, ``km``,
-``evaluation`` (metrics, back-test), ``risk`` (per-account tables), ``plots``, ``analysis`` (facade).
+``evaluation`` (metrics, back-tests), ``landmarks`` (renewals on their own clock and the landmark rows),
+``renewal_risk`` (the per-account risk model), ``forecast`` (risk before the next renewal and per
+horizon), ``renewal_run`` (that model in a run, with its back-test), ``risk`` (per-account tables and
+reasons), ``plots``, ``analysis`` (facade).
 """
 
 from analysis.survival.analysis import ChurnAnalysis, analyse, attempt
@@ -22,6 +25,7 @@ from analysis.survival.data import (
     impute_median,
     renewal_data,
     renewal_episodes,
+    select_covariates,
     simulate_survival,
     snapshot_frame,
 )
@@ -41,9 +45,13 @@ from analysis.survival.evaluation import (
     time_dependent_auc,
     uno_c,
 )
+from analysis.survival.forecast import horizon_churn, later_renewals, renewal_churn_risk
 from analysis.survival.km import KMResult, grouping_frame, km_by_group, km_summary, km_tables, logrank_table
+from analysis.survival.landmarks import landmark_frame, renewals, situation_at
 from analysis.survival.parametric import PARAMETRIC, ParametricChurnModel
 from analysis.survival.plots import plot_calibration, plot_forest, plot_km
+from analysis.survival.renewal_risk import RenewalRiskModel
+from analysis.survival.renewal_run import fit_risk_model, renewal_inputs, risk_at, risk_backtest
 from analysis.survival.risk import at_risk_renewals, churn_risk, name_risk_factors
 
 __all__ = [
@@ -57,6 +65,7 @@ __all__ = [
     "DiscreteHazardModel",
     "KMResult",
     "ParametricChurnModel",
+    "RenewalRiskModel",
     "account_durations",
     "analyse",
     "at_risk_renewals",
@@ -75,23 +84,34 @@ __all__ = [
     "effect_sentence",
     "evaluate",
     "evaluation_frame",
+    "fit_risk_model",
     "grouping_frame",
     "harrell_c",
+    "horizon_churn",
     "impute_median",
     "integrated_brier_score",
     "km_by_group",
     "km_summary",
     "km_tables",
+    "landmark_frame",
+    "later_renewals",
     "logrank_table",
     "make_encoder",
     "name_risk_factors",
     "plot_calibration",
     "plot_forest",
     "plot_km",
+    "renewal_churn_risk",
     "renewal_data",
     "renewal_episodes",
+    "renewal_inputs",
+    "renewals",
+    "risk_at",
+    "risk_backtest",
     "schoenfeld_ph_test",
+    "select_covariates",
     "simulate_survival",
+    "situation_at",
     "snapshot_frame",
     "step_at",
     "time_dependent_auc",

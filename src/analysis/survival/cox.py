@@ -23,6 +23,7 @@ from analysis.survival.risk import name_risk_factors
 CONCORDANCE_SAMPLE = 50_000  # training concordance on at most this many rows (its SE is then ~0.003)
 PH_REMEDIES = ("auto", "stratify", "none")
 BASELINES = ("kalbfleisch-prentice", "breslow")
+STEP_SIZES = (0.95, 0.5, 0.25, 0.1)  # lifelines' default Newton step first, then shorter ones
 
 
 class CoxChurnModel(SurvivalModel):
@@ -60,6 +61,7 @@ class CoxChurnModel(SurvivalModel):
         min_events_per_cycle: int = 10,
         baseline: str = "kalbfleisch-prentice",
         log_columns: Sequence[str] = (),
+        min_at_risk: int = 10,
         seed: int = 0,
     ):
         if ph_remedy not in PH_REMEDIES:
@@ -80,6 +82,7 @@ class CoxChurnModel(SurvivalModel):
         self.min_events_per_cycle = min_events_per_cycle
         self.baseline = baseline
         self.log_columns = log_columns
+        self.min_at_risk = min_at_risk
         self.seed = seed
 
     @classmethod
@@ -100,6 +103,7 @@ class CoxChurnModel(SurvivalModel):
             min_events_per_cycle=section.min_events_per_cycle,
             baseline=section.baseline,
             log_columns=list(section.log_columns),
+            min_at_risk=section.min_at_risk,
             seed=seed,
         )
 
@@ -284,45 +288,83 @@ class CoxChurnModel(SurvivalModel):
             df["_entry"] = en
         if self.strata_:
             df["_stratum"] = st
-        fitter = _LateEntryCoxPH(
-            penalizer=self.penalizer, alpha=self.alpha, strata=["_stratum"] if self.strata_ else None
-        )
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                fitter.fit(df, "_T", "_E", entry_col="_entry" if en is not None else None)
-        except Exception as exc:  # lifelines raises its own ConvergenceError and LinAlgError
-            raise ConvergenceError(
-                f"The Cox fit did not converge ({type(exc).__name__}: {str(exc)[:200]}). Check "
-                "the pre-fit notes, drop near-duplicate covariates or set a penalizer (e.g. 0.01)."
-            ) from exc
-        self.fit_warnings_ = [str(w.message).strip().splitlines()[0] for w in caught]
+        fitter, caught = self._newton(df, en is not None)
+        self.fit_warnings_ = caught
         self.lifelines_, self.design_columns_ = fitter, names
         beta = fitter.params_.to_numpy()
         self.ph_test_ = schoenfeld_ph_test(X, t, e, en, st, beta, fitter.variance_matrix_.to_numpy())
         self.ph_test_.index = pd.Index(names, name="factor")
         self.ph_test_["violated"] = self.ph_test_["p"] < self.ph_alpha
         lp = X @ beta
-        self.pooled_baseline_ = baseline_cumhaz(t, e, en, lp, self.baseline)
+        self.pooled_baseline_ = baseline_cumhaz(t, e, en, lp, self.baseline, self.min_at_risk)
         self.baselines_ = (
             {st[0]: self.pooled_baseline_}
             if not self.strata_
             else {
                 s: baseline_cumhaz(
-                    t[st == s], e[st == s], None if en is None else en[st == s], lp[st == s], self.baseline
+                    t[st == s],
+                    e[st == s],
+                    None if en is None else en[st == s],
+                    lp[st == s],
+                    self.baseline,
+                    self.min_at_risk,
                 )
                 for s in np.unique(st)
             }
         )
-        # Harrell's C on the training rows (before any split), with the log hazard before the cut;
-        # lifelines' O(n log n) tree is pure Python, so large books use a fixed random sample.
+        # Harrell's C on the training rows with the model's own risk: the cumulative hazard over one
+        # common window from each row's entry (its stratum's baseline, both sides of a time split),
+        # not the early-period score alone. Without strata or a split it ranks as the linear
+        # predictor does. lifelines' O(n log n) tree is pure Python: large books use a fixed sample.
         rows = (
             np.random.default_rng(self.seed).choice(len(stop), CONCORDANCE_SAMPLE, replace=False)
             if len(stop) > CONCORDANCE_SAMPLE
-            else slice(None)
+            else np.arange(len(stop))
         )
-        lp_rows = self._linear_predictors(frame.iloc[rows] if isinstance(rows, np.ndarray) else frame)[0]
+        begin = np.zeros(len(stop)) if entry is None else entry
+        window = float(np.max(stop - begin))
+        lp_rows = self.cumulative_hazard_between(frame.iloc[rows], begin[rows], begin[rows] + window)
         self.concordance_index_ = float(concordance_index(stop[rows], -lp_rows, event[rows]))
+
+    def _newton(self, df: pd.DataFrame, late_entry: bool):
+        """lifelines' Newton-Raphson at its default step, then with smaller steps (STEP_SIZES) when it
+        fails: a full step can overshoot into overflow on a well-posed problem (a smallest singular
+        value of 6 is not collinearity), where a shorter one reaches the maximum likelihood."""
+        failures = []
+        for step in STEP_SIZES:  # a few step sizes
+            fitter = _LateEntryCoxPH(
+                penalizer=self.penalizer, alpha=self.alpha, strata=["_stratum"] if self.strata_ else None
+            )
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    fitter.fit(
+                        df, "_T", "_E", entry_col="_entry" if late_entry else None, fit_options={"step_size": step}
+                    )
+            except Exception as exc:  # lifelines raises its own ConvergenceError and LinAlgError
+                failures.append(f"step {step:g}: {type(exc).__name__}")
+                continue
+            messages = [str(w.message).strip().splitlines()[0] for w in caught]
+            if any("failed to converge" in m for m in messages) and step != STEP_SIZES[-1]:
+                failures.append(f"step {step:g}: did not converge")
+                continue
+            if failures:
+                self._report(
+                    problem(
+                        "(model)",
+                        "smaller Newton step",
+                        "adjusted",
+                        f"the Cox fit converged with a Newton step of {step:g} ({'; '.join(failures)})",
+                        "nothing to do: the estimates are the maximum-likelihood ones",
+                    ),
+                    warn=False,
+                )
+            return fitter, messages
+        raise ConvergenceError(
+            f"The Cox fit did not converge with Newton steps {', '.join(map(str, STEP_SIZES))} "
+            f"({'; '.join(failures)}). "
+            "Check the pre-fit notes (extreme values, near-duplicate covariates) or set a penalizer (e.g. 0.01)."
+        )
 
     # results -------------------------------------------------------------------------------
     @property

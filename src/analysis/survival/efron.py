@@ -124,12 +124,17 @@ def schoenfeld_ph_test(X, stop, event, entry, strata, beta, variance) -> pd.Data
     return pd.DataFrame({"test_statistic": statistic, "p": stats.chi2.sf(statistic, 1)})
 
 
-def baseline_cumhaz(stop, event, entry, lp, method: str = "kalbfleisch-prentice"):
+def baseline_cumhaz(stop, event, entry, lp, method: str = "kalbfleisch-prentice", min_at_risk: int = 1):
     """Baseline cumulative hazard at the distinct event times (and the events there), honouring
     late entry. Breslow's jump is d / sum(phi). With heavy ties (churn piles up on renewal dates)
     it understates the risk of high-risk accounts, because 1 - exp(-h phi) < h phi; the
     Kalbfleisch-Prentice jump solves sum_deaths phi / (1 - exp(-h phi)) = sum_at_risk phi instead
-    (the grouped-time maximum likelihood), and equals Breslow's when times are untied and risk sets large."""
+    (the grouped-time maximum likelihood), and equals Breslow's when times are untied and risk sets large.
+
+    A tiny risk set breaks KP: one account alone at its tenure that churns makes the root infinite
+    (a mid-term cancellation after every other account's longest tenure gave a jump of 878 and 100%
+    churn for everyone reaching that age). Where fewer than ``min_at_risk`` rows are at risk, the
+    bounded Breslow jump stands in (d / sum(phi): at most 1 / phi per death)."""
     event = np.asarray(event, dtype=bool)
     times = np.unique(stop[event])
     phi = np.exp(lp)
@@ -139,6 +144,7 @@ def baseline_cumhaz(stop, event, entry, lp, method: str = "kalbfleisch-prentice"
     lo = deaths / S0
     if method == "breslow":
         return times, np.cumsum(lo), deaths
+    small = _at_risk(_risk_groups(times, stop, entry), len(times), np.ones(len(stop))) < min_at_risk
     # Bisection on log h, vectorised over all event times: f(h) decreases from +inf and f(Breslow) > 0.
     # When everyone at risk dies the root is infinite; the upper bound then stands in for it.
     log_lo, log_hi = np.log(lo), np.log(lo * 1e3 + 50.0)
@@ -146,7 +152,7 @@ def baseline_cumhaz(stop, event, entry, lp, method: str = "kalbfleisch-prentice"
         mid = 0.5 * (log_lo + log_hi)
         f = np.bincount(k, phi[event] / -np.expm1(-np.exp(mid)[k] * phi[event]), len(times)) - S0
         log_lo, log_hi = np.where(f > 0, mid, log_lo), np.where(f > 0, log_hi, mid)
-    return times, np.cumsum(np.exp(0.5 * (log_lo + log_hi))), deaths
+    return times, np.cumsum(np.where(small, lo, np.exp(0.5 * (log_lo + log_hi)))), deaths
 
 
 def step_at(times: np.ndarray, cumhaz: np.ndarray, t) -> np.ndarray:

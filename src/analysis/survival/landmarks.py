@@ -58,7 +58,7 @@ def renewal_year(days_since_first_seen) -> np.ndarray:
 
 def renewals(book: Book) -> pd.DataFrame:
     """One row per account and contract end: start (earliest), term_days (longest term), term_group,
-    annual_value (sum), decided (no contract ending that day is open), not_renewed (1 when none
+    annual_value (sum), contracts (how many end that day), decided (no contract ending that day is open), not_renewed (1 when none
     renewed), renewal_year, first_seen."""
     contracts = book.df("contracts")
     start, end = pd.to_datetime(contracts["start"]), pd.to_datetime(contracts["end"])
@@ -80,6 +80,7 @@ def renewals(book: Book) -> pd.DataFrame:
         annual_value=("annual_value", "sum"),
         renewed=("renewed", "any"),
         open=("open", "any"),
+        contracts=("renewed", "size"),
     ).reset_index()
     accounts = book.df("accounts").set_index("account_id")
     units["first_seen"] = pd.to_datetime(accounts["first_seen"]).reindex(units["account_id"]).to_numpy()

@@ -1,12 +1,13 @@
 """The per-account churn risk on the renewal clock: P(a renewal is lost | the account's situation
 some days before it), a discrete-time logit fitted on landmark rows (``landmarks``).
 
-    logit P(lost) = a[renewal year] + a[term group] + a[lead bin] + sum_b 1[lead in band b] x'beta_b
+    logit P(lost) = a[renewal year] + a[term group] + c log(contracts) + a[lead bin] + sum_b 1[lead in band b] x'beta_b
 
 * ``a[renewal year]``: churn can rise or fall with the account's age (years with few churns are
   pooled with the last well-filled one);
 * ``a[term group]``: monthly, half-yearly and annual contracts renew at different rates (a factor;
   groups with few churns are merged with the nearest term);
+* ``log(contracts)``: a renewal of several contracts ending the same day is kept if any renews;
 * ``a[lead bin]``: one baseline per ``1 / lead_bins`` of the term before the renewal. The risk of a
   renewal does not change as it approaches, but what can be seen does: close to the end, a leaver
   may already have gone quiet, and the accounts that have not are safer than the average;
@@ -131,6 +132,8 @@ class RenewalRiskModel(SurvivalModel):
         parts = {f"renewal year {y}": (year == y).astype(float) for y in self.years_}
         parts |= {f"term {g}": (term == g).astype(float) for g in self.terms_[1:]}
         parts |= {f"lead bin {b}": (lead == b).astype(float) for b in self.leads_[1:]}
+        if self.together_:  # several contracts ending together: kept if any of them renews
+            parts["contracts renewing together (log)"] = np.log(frame["contracts"].to_numpy(float))
         return pd.DataFrame(parts, index=frame.index)
 
     def _effects(self, design: pd.DataFrame, share) -> pd.DataFrame:
@@ -173,6 +176,7 @@ class RenewalRiskModel(SurvivalModel):
         self.typical_ = frame[list(numeric)].median()
         check_design(design, lost.astype(bool), self.min_events_per_covariate / len(self.band_names()))
         self._fit_baseline_groups(frame, lost)
+        self.together_ = "contracts" in frame and frame["contracts"].nunique() > 1
         X = self._full_design(frame, design)
         X = X.loc[:, X.abs().sum() > 0]  # a band no row falls in has no effect to estimate
         groups = pd.factorize(frame["account_id"])[0]
