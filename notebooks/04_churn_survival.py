@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -54,14 +56,15 @@ for name, table in result.tables().items():
     run.write(table, name)
 sv = result.settings
 print(run.describe())
-print(f"Covariates: {sv.numeric + sv.categorical}")
+print(f"Covariates in this book: {result.numeric + result.categorical} (the others are listed in the last section)")
 
 # %% [markdown]
 # ## Who stays: survival by tier
 # Each curve is the share of accounts still customers after a given tenure. The steps fall on
 # contract anniversaries, because accounts leave by not renewing. The log-rank test asks whether the
-# groups' curves differ more than chance allows. Tiers are today's: an account that left long ago
-# has no tier and is left out of these curves (the size-band and industry curves keep every account).
+# groups' curves differ more than chance allows. The tier curves group accounts by the tier they had
+# at the previous snapshot (a year before the as-of date) and follow them from then: today's tiers
+# would only describe accounts that have already survived.
 
 # %%
 print(result.tier_note)
@@ -146,23 +149,27 @@ if cox is not None:
 result.comparison.round(3)
 
 # %% [markdown]
-# ## Does the model deserve trust? A time-ordered back-test
-# The model is refitted with renewals decided up to one year before the as-of date, then asked to
-# predict, at that date, who would leave in the following year. **Concordance** (Harrell, and Uno's
-# censoring-weighted version) is the chance that of two accounts the one that left first had the
-# higher predicted risk (0.5 = coin toss, 1 = perfect). **Time-dependent AUC** does the same for
-# "left within 90 / 180 / 365 days". The **integrated Brier score** is the average squared error of
-# the predicted survival (lower is better), shown against a model that ignores all factors.
+# ## Does the per-account risk deserve trust? A time-ordered back-test
+# The risk printed per account comes from a model on the renewal clock: the chance that a renewal is
+# lost, given the account's situation some days before it (recent logins and usage included, so an
+# account that has gone quiet is seen), its renewal year and its contract term. It is refitted with
+# renewals decided up to one year before the as-of date, asked at that date, and compared with what
+# happened. **Predicted / observed** near 1 means the printed probabilities are right on average
+# (overall, per contract term and for the value at risk); **Harrell C** and **time-dependent AUC**
+# say how well it ranks accounts (0.5 = coin toss, 1 = perfect).
 
 # %%
 bt = result.backtest
 if bt is None:
     print("The back-test could not be run (see the last section).")
 else:
-    print(
-        f"Fitted on {bt.episodes} renewal decisions before {bt.fit_as_of}; judged on the next {sv.backtest_days} days."
-    )
+    print(f"Fitted on {bt.landmarks} landmark rows before {bt.fit_as_of}; judged on the next {sv.backtest_days} days.")
     display(bt.metrics.round(3))
+
+# %%
+if result.risk_model is not None:
+    print("Effects used for the per-account risk (odds of losing a renewal; clear = after correction):")
+    display(result.risk_model.summary[["odds_ratio", "or_lower_95", "or_upper_95", "p_adjusted", "clear"]].round(3))
 
 # %%
 if bt is not None:
@@ -172,10 +179,11 @@ if bt is not None:
 
 # %% [markdown]
 # ## Per-account risk and renewals at risk in the next 90 days
-# For every active account: the probability of leaving before its next renewal (given the tenure it
-# has already reached) and within 90 / 180 / 365 days, with the factors that raise its risk most
-# (`x1.45` = this factor alone makes its hazard 45% higher than an average account's). The health
-# band next to each renewal is the one this run's scoring notebook gave the account.
+# For every active account: the probability of losing what is up at its next renewal and of leaving
+# within 90 / 180 / 365 days, with the factors that raise its risk most (`x1.45` = this factor alone
+# makes its odds of losing the renewal 45% higher than an average account's). Only effects that are
+# clear after correcting for testing many factors are named; when there are none, `risk_factors_note`
+# says so. The health band next to each renewal is the one this run's scoring notebook gave the account.
 
 # %%
 if result.risk is not None:

@@ -92,14 +92,17 @@ def test_subscription_only_analysis_drops_empty_covariates_and_bounds_isolated_c
     assert risk.filter(like="p_churn_").stack().between(0, 1).all()
     assert risk["p_churn_365d"].median() < 0.5  # observed about 0.2 a year, not 100%
     # the Cox baseline: no jump explodes where an isolated cancellation is alone in its risk set
-    times, cumhaz, _ = result.cox.pooled_baseline_
+    _times, cumhaz, _ = result.cox.pooled_baseline_
     assert np.diff(np.concatenate([[0], cumhaz])).max() < 5
 
 
 def test_null_world_gives_no_reasons_and_a_planted_world_names_planted_factors(tmp_path):
     for world, planted in (
         (worlds.null_world(n_accounts=700, seed=2), set()),
-        (worlds.calendar_terms(n_accounts=700, seed=1), {"adoption_90d", "attended_seminar_12m", "open_severe_tickets"}),
+        (
+            worlds.calendar_terms(n_accounts=700, seed=1),
+            {"adoption_90d", "attended_seminar_12m", "open_severe_tickets"},
+        ),
     ):
         book = load_book(world.write(tmp_path / world.name))
         run = BookInputs(book, default_as_of(book), defaults(), {})

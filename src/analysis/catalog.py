@@ -145,7 +145,7 @@ READS: dict[str, tuple[str, ...]] = {
     QUALITY: (),
     CLV: (),
     SCORING: ("features_asof", "clv_accounts"),
-    CHURN: ("features_asof", "scored_accounts"),
+    CHURN: ("features_asof", "scored_accounts", "tiers_previous"),
     DRIVERS: ("features_asof",),
     TRAITS: ("features_asof", "scored_accounts", "clv_accounts"),
     REPORT: tuple(t for t in TABLES),

@@ -28,7 +28,16 @@ from analysis.survival.data import (
 )
 from analysis.survival.discrete import DiscreteHazardModel
 from analysis.survival.evaluation import RiskBacktest, compare_effects
-from analysis.survival.km import KMResult, grouping_frame, km_by_group, km_summary, km_tables, logrank_table
+from analysis.survival.km import (
+    TIER,
+    KMResult,
+    grouping_frame,
+    km_by_group,
+    km_summary,
+    km_tables,
+    logrank_table,
+    previous_tier_frame,
+)
 from analysis.survival.parametric import ParametricChurnModel
 from analysis.survival.renewal_risk import RenewalRiskModel
 from analysis.survival.renewal_run import fit_risk_model, renewal_inputs, risk_at, risk_backtest
@@ -36,6 +45,7 @@ from analysis.survival.risk import at_risk_renewals
 
 LIFETIME_GRID = pd.Index(range(1, 3651, 10), name="tenure_days")  # the lifetime curve: ten years of tenure
 SCORED = "scored_accounts"
+PREVIOUS = "tiers_previous"
 
 
 def attempt(func, *args, **kwargs):
@@ -144,7 +154,22 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     durations, tier_column, tier_problems = grouping_frame(lifetimes, snapshot, scored, sv.km_groups)
     tier_note = tier_problems["detail"].iloc[0] if len(tier_problems) else f"Tiers come from this run's {SCORED} table."
     stages.append(("Kaplan-Meier by tier", tier_problems))
-    km = km_tables(durations, [tier_column, *sv.km_groups])
+    previous = run.read(PREVIOUS)
+    if previous is not None and len(previous) and TIER in previous:
+        then = require_date(pd.Timestamp(previous["as_of"].iloc[0]).date())
+        follow = (as_of - then).days
+        km = {TIER: km_by_group(previous_tier_frame(previous, run.outcomes_at(then), follow), TIER)}
+        km |= km_tables(durations, sv.km_groups)
+        tier_column, tier_note = (
+            TIER,
+            (
+                f"Tiers are those of {then} (the previous snapshot, {PREVIOUS}), each account followed from then "
+                f"to {as_of}: today's tiers would condition on the future."
+            ),
+        )
+        stages.append(("Kaplan-Meier by tier", problems_frame([note(tier_note, TIER, "tiers at a past date")])))
+    else:
+        km = km_tables(durations, [tier_column, *sv.km_groups])
     stages += [(f"Kaplan-Meier by {g}", r.problems) for g, r in km.items()]
     km_all = km_by_group(lifetimes.assign(all_accounts="all accounts"), "all_accounts")
 

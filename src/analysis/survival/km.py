@@ -151,3 +151,19 @@ def km_summary(results: dict[str, KMResult]) -> pd.DataFrame:
 def logrank_table(results: dict[str, KMResult]) -> pd.DataFrame:
     """The multivariate log-rank test of each grouping (empty where it is not defined)."""
     return pd.DataFrame({g: r.logrank or {} for g, r in results.items()}).T
+
+
+def previous_tier_frame(previous: pd.DataFrame, outcomes: pd.DataFrame, follow_up_days: int) -> pd.DataFrame:
+    """Accounts by the tier they had at the previous snapshot (``tiers_previous``), followed forward
+    from that date: days to churn, censored after ``follow_up_days`` (the run's as-of date). A
+    tier scored today conditions on the future (today's customers survived by construction, and
+    accounts gone before today have none); a tier from the past date does not. Only accounts
+    active then are followed (``outcomes``: build_outcomes at that date)."""
+    tiers = previous.set_index("account_id")[TIER].astype("object")
+    known = outcomes.index.intersection(tiers.index)
+    duration = outcomes.loc[known, "duration_days"].astype(float)
+    churned = outcomes.loc[known, "churned"].astype(bool) & (duration <= follow_up_days)
+    frame = pd.DataFrame(
+        {"duration_days": duration.clip(upper=follow_up_days), "event": churned.astype(int), TIER: tiers.loc[known]}
+    )
+    return frame[frame["duration_days"] > 0]

@@ -58,8 +58,8 @@ def renewal_year(days_since_first_seen) -> np.ndarray:
 
 def renewals(book: Book) -> pd.DataFrame:
     """One row per account and contract end: start (earliest), term_days (longest term), term_group,
-    annual_value (sum), contracts (how many end that day), decided (no contract ending that day is open), not_renewed (1 when none
-    renewed), renewal_year, first_seen."""
+    annual_value (sum), contracts (how many end that day), decided (no contract ending that day is
+    open), not_renewed (1 when none renewed), renewal_year, first_seen."""
     contracts = book.df("contracts")
     start, end = pd.to_datetime(contracts["start"]), pd.to_datetime(contracts["end"])
     frame = pd.DataFrame(
