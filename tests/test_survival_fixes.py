@@ -83,3 +83,11 @@ def test_covariates_not_in_the_book_empty_or_one_valued_are_dropped_with_a_row()
         "region": "not in this book",
     }
     assert (problems["severity"] == "dropped").all()
+
+
+def test_effect_bands_out_of_order_are_a_config_error():
+    from analysis.errors import ConfigError
+    from analysis.params import defaults
+
+    with pytest.raises(ConfigError, match="effect_bands must be distinct and increasing"):
+        defaults().survival.updated(effect_bands=[0.5, 0.25])

@@ -323,18 +323,11 @@ class SurvivalParams(Section):
     km_groups: list[str]
     top_risk_factors: NonNegativeInt
 
-    @field_validator("horizons")
+    @field_validator("horizons", "effect_bands")
     @classmethod
-    def _increasing(cls, value):
+    def _increasing(cls, value, info):
         if value != sorted(set(value)):
-            raise ValueError("horizons must be distinct and increasing")
-        return value
-
-    @field_validator("effect_bands")
-    @classmethod
-    def _bands_increasing(cls, value):
-        if value != sorted(set(value)):
-            raise ValueError("effect_bands must be distinct and increasing shares of the term")
+            raise ValueError(f"{info.field_name} must be distinct and increasing")
         return value
 
 
