@@ -46,7 +46,15 @@ from analysis.survival.evaluation import (
     uno_c,
 )
 from analysis.survival.forecast import horizon_churn, later_renewals, renewal_churn_risk
-from analysis.survival.km import KMResult, grouping_frame, km_by_group, km_summary, km_tables, logrank_table
+from analysis.survival.km import (
+    KMResult,
+    grouping_frame,
+    km_by_group,
+    km_summary,
+    km_tables,
+    logrank_table,
+    previous_tier_frame,
+)
 from analysis.survival.landmarks import landmark_frame, renewals, situation_at
 from analysis.survival.parametric import PARAMETRIC, ParametricChurnModel
 from analysis.survival.plots import plot_calibration, plot_forest, plot_km
@@ -101,6 +109,7 @@ __all__ = [
     "plot_calibration",
     "plot_forest",
     "plot_km",
+    "previous_tier_frame",
     "renewal_churn_risk",
     "renewal_data",
     "renewal_episodes",

@@ -156,9 +156,8 @@ def _analyse(run: RunInputs) -> ChurnAnalysis:
     stages.append(("Kaplan-Meier by tier", tier_problems))
     previous = run.read(PREVIOUS)
     if previous is not None and len(previous) and TIER in previous:
-        then = require_date(pd.Timestamp(previous["as_of"].iloc[0]).date())
-        follow = (as_of - then).days
-        km = {TIER: km_by_group(previous_tier_frame(previous, run.outcomes_at(then), follow), TIER)}
+        then = require_date(pd.Timestamp(previous["as_of"].max()).date())  # the snapshot's date
+        km = {TIER: km_by_group(previous_tier_frame(previous, run.outcomes_at(then), then, as_of), TIER)}
         km |= km_tables(durations, sv.km_groups)
         tier_column, tier_note = (
             TIER,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from lifelines.statistics import multivariate_logrank_test, pairwise_logrank_tes
 from scipy import stats
 
 from analysis.core.problems import note, problem, problems_frame
+from analysis.data.asof import require_date
 from analysis.errors import DataContractError
 from analysis.survival.data import check_durations
 
@@ -153,17 +155,26 @@ def logrank_table(results: dict[str, KMResult]) -> pd.DataFrame:
     return pd.DataFrame({g: r.logrank or {} for g, r in results.items()}).T
 
 
-def previous_tier_frame(previous: pd.DataFrame, outcomes: pd.DataFrame, follow_up_days: int) -> pd.DataFrame:
+def previous_tier_frame(previous: pd.DataFrame, outcomes: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Accounts by the tier they had at the previous snapshot (``tiers_previous``), followed forward
-    from that date: days to churn, censored after ``follow_up_days`` (the run's as-of date). A
-    tier scored today conditions on the future (today's customers survived by construction, and
-    accounts gone before today have none); a tier from the past date does not. Only accounts
-    active then are followed (``outcomes``: build_outcomes at that date)."""
-    tiers = previous.set_index("account_id")[TIER].astype("object")
+    from ``start`` (that snapshot's date) to ``end`` (the run's as-of date): days to churn, censored
+    at ``end``. A tier scored today conditions on the future (today's customers survived by
+    construction, and accounts gone before today have none); a tier from the start of the follow-up
+    does not. Only accounts active at ``start`` are followed (``outcomes``: build_outcomes at
+    ``start``). Columns duration_days, event, tier, tier_as_of; a tier dated after ``start`` is refused."""
+    start, end = require_date(start, "start"), require_date(end, "end")
+    dated = pd.to_datetime(previous["as_of"]).dt.date
+    if (dated > start).any():
+        raise DataContractError(
+            f"{int((dated > start).sum())} tiers in tiers_previous are dated after the follow-up start {start} "
+            f"(latest {max(dated)}): they would condition on the future. Rerun 03_scoring_and_weights."
+        )
+    tiers = previous.assign(tier_as_of=dated).set_index("account_id")[[TIER, "tier_as_of"]]
     known = outcomes.index.intersection(tiers.index)
+    follow_up = (end - start).days
     duration = outcomes.loc[known, "duration_days"].astype(float)
-    churned = outcomes.loc[known, "churned"].astype(bool) & (duration <= follow_up_days)
+    churned = outcomes.loc[known, "churned"].astype(bool) & (duration <= follow_up)
     frame = pd.DataFrame(
-        {"duration_days": duration.clip(upper=follow_up_days), "event": churned.astype(int), TIER: tiers.loc[known]}
-    )
+        {"duration_days": duration.clip(upper=follow_up), "event": churned.astype(int)}, index=known
+    ).join(tiers.astype({TIER: "object"}))
     return frame[frame["duration_days"] > 0]
