@@ -214,3 +214,62 @@ def test_churn_risk_and_at_risk_renewals(fitted):
         at_risk_renewals(risk, contracts.drop(columns=["end"]), dt.date(2025, 12, 1), 90)
     with pytest.raises(TypeError, match="datetime.date"):  # dates are parsed once, at the edge
         at_risk_renewals(risk, contracts, "2025-12-01", 90)
+
+
+def test_risk_metrics_count_each_renewal_once_whatever_its_landmark_rows():
+    """The per-term calibration judges every renewal of the follow-up from its landmark rows: a
+    renewal with four rows is one renewal (its rows' mean risk), not four churns."""
+    from analysis.survival.evaluation import risk_metrics
+
+    accounts = pd.DataFrame(
+        {
+            "p_churn_before_renewal": [0.5, 0.1],
+            "lost_next": [1.0, 0.0],
+            "term_group": ["12 months", "12 months"],
+            "churned_days": [30.0, np.nan],
+            "p_churn_90d": [0.5, 0.1],
+            "days_to_next_renewal": [29, 200],
+            "next_value": [100.0, 50.0],
+        },
+        index=pd.Index(["a", "b"], name="account_id"),
+    )
+    later = pd.DataFrame(
+        {
+            "account_id": ["a"] * 4 + ["b"] * 2,
+            "end": pd.to_datetime(["2025-02-01"] * 4 + ["2025-08-01"] * 2),
+            "term_group": "12 months",
+            "p_lost": [0.2, 0.4, 0.6, 0.8, 0.1, 0.3],
+            "not_renewed": [1] * 4 + [0] * 2,
+        }
+    )
+    rows = risk_metrics(accounts, later, [90], 90)
+    rows = rows[rows["judged_on"].notna()].set_index(["group", "judged_on"]).sort_index()
+    each = rows.loc[("term 12 months", "each renewal in the follow-up")]
+    assert each["accounts"] == 2 and each["churned"] == 1  # two renewals, one lost
+    assert each["predicted"] == pytest.approx(0.5 + 0.2) and each["value"] == pytest.approx(0.7)
+    nxt = rows.loc[("all accounts", "next renewal")]
+    assert nxt["churned"] == 1 and nxt["value"] == pytest.approx(0.6)
+    value = rows.loc[("renewals due within 90 days", "churn within 90 days")]
+    assert value["predicted"] == pytest.approx(50.0) and value["value"] == pytest.approx(0.5)  # only a is due
+
+
+def test_calibration_plot_is_labelled_with_what_it_plots():
+    """The back-test calibrates the risk of losing the next renewal (not churn within N days)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.survival import plot_calibration
+    from analysis.survival.evaluation import risk_calibration
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.6, 400)
+    accounts = pd.DataFrame({"p_churn_before_renewal": p, "lost_next": (rng.random(400) < p).astype(float)})
+    table = risk_calibration(accounts)
+    ax = plot_calibration(table)
+    assert "losing the next renewal" in ax.get_xlabel() and "within" not in ax.get_xlabel()
+    assert "next renewals lost" in ax.get_ylabel() and "Kaplan-Meier" not in ax.get_ylabel()
+    points = ax.lines[0].get_xydata()  # the decile means, as in the table
+    np.testing.assert_allclose(points, table[["predicted", "observed"]].to_numpy())
+    plt.close(ax.figure)

@@ -288,10 +288,12 @@ def risk_metrics(accounts: pd.DataFrame, later: pd.DataFrame, horizons: Sequence
     situation before it, with the model fitted before the period): calibration per term group
     with every renewal of the year, not only each account's next one."""
     rows = [ratio_rows(accounts, "p_churn_before_renewal", "lost_next", "all accounts", "next renewal")]
-    for group, part in later.groupby("term_group", sort=True):  # a few term groups
-        row = ratio_rows(part, "p_lost", "not_renewed", f"term {group}", "each renewal in the follow-up")
-        row.update(accounts=part[["account_id", "end"]].drop_duplicates().shape[0])
-        rows.append(row)
+    # one row per renewal: its landmark rows' mean risk, so that churned counts renewals, not rows
+    per_renewal = later.groupby(["account_id", "end"], sort=False).agg(
+        term_group=("term_group", "first"), p_lost=("p_lost", "mean"), not_renewed=("not_renewed", "first")
+    )
+    for group, part in per_renewal.groupby("term_group", sort=True):  # a few term groups
+        rows.append(ratio_rows(part, "p_lost", "not_renewed", f"term {group}", "each renewal in the follow-up"))
     for group, part in accounts.groupby("term_group", sort=True):  # a few term groups
         rows.append(ratio_rows(part, "p_churn_before_renewal", "lost_next", f"term {group}", "next renewal"))
     for h in horizons:
