@@ -173,7 +173,7 @@ if result.risk_model is not None:
 
 # %%
 if bt is not None:
-    survival.plot_calibration(bt.calibration, max(sv.horizons))
+    survival.plot_calibration(bt.calibration)
     plt.show()
     display(bt.calibration.round(3))
 

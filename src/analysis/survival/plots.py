@@ -33,8 +33,10 @@ def plot_forest(summary: pd.DataFrame, ratio: str = "hazard_ratio", ax=None):
     )
 
 
-def plot_calibration(calibration: pd.DataFrame, horizon: int, ax=None):
-    """Predicted against observed churn by risk decile, with the observed 95% interval."""
+def plot_calibration(calibration: pd.DataFrame, ax=None):
+    """The back-test's calibration (``evaluation.risk_calibration``): per risk decile, the mean
+    predicted probability of losing the next renewal against the share of next renewals lost, with
+    that share's 95% interval."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(5, 5))[1]
@@ -44,9 +46,9 @@ def plot_calibration(calibration: pd.DataFrame, horizon: int, ax=None):
     top = float(max(calibration["predicted"].max(), calibration["observed_upper"].max())) * 1.05
     ax.plot([0, top], [0, top], color="grey", linestyle="--")
     ax.set(
-        xlabel=f"predicted churn within {horizon} days",
-        ylabel="observed churn (Kaplan-Meier)",
-        title="Calibration by risk decile",
+        xlabel="predicted probability of losing the next renewal (decile mean)",
+        ylabel="share of next renewals lost (95% CI)",
+        title="Calibration by risk decile (time-ordered back-test)",
         xlim=(0, top),
         ylim=(0, top),
     )
