@@ -91,3 +91,36 @@ def test_effect_bands_out_of_order_are_a_config_error():
 
     with pytest.raises(ConfigError, match="effect_bands must be distinct and increasing"):
         defaults().survival.updated(effect_bands=[0.5, 0.25])
+
+
+def test_a_clear_category_effect_is_a_reason_naming_the_accounts_level():
+    """A category whose level is clear after correction (size_band=large here, as on a 100,000-account
+    book) is named with the level the account has; the reasons once looked the dummy up as a column."""
+    from analysis.survival import RenewalRiskModel
+
+    rng = np.random.default_rng(4)
+    n = 6000
+    band = rng.choice(["small", "mid", "large"], n)
+    x = rng.normal(size=n)
+    logit = -2.2 + 1.6 * (band == "large") + 0.8 * x
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i // 2}" for i in range(n)],
+            "not_renewed": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+            "renewal_year": rng.integers(1, 4, n),
+            "term_group": "12 months",
+            "lead_share": rng.random(n),
+            "size_band": band,
+            "x": x,
+        }
+    )
+    model = _quiet(
+        RenewalRiskModel(reference_levels={"size_band": "small"}), frame, numeric=["x"], categorical=["size_band"]
+    )
+    clear = model.summary.index[model.summary["clear"]]
+    assert any(c.startswith("size_band=large") for c in clear)
+    reasons = model.risk_factors(frame, 2)
+    named = reasons[reasons["reason_1_factor"] == "size_band"]
+    assert len(named) and (named["reason_1_level"] == "large").all() and (named["reason_1_direction"] == "level").all()
+    assert (frame.loc[named.index, "size_band"] == "large").all()  # only accounts that have that level
+    assert named["top_risk_factors"].str.startswith("size_band=large (x").all()

@@ -286,8 +286,9 @@ class RenewalRiskModel(SurvivalModel):
         summary = self.summary
         clear = summary.index[summary["clear"]]
         contrib = X[clear] * self.result_.params[clear].to_numpy()
-        factors = [c.split(BAND_SEP)[0] for c in clear]
-        values = frame[[f for f in dict.fromkeys(factors) if f in frame]]
+        factors = [c.split(BAND_SEP)[0] for c in clear]  # design columns: a category's are 'column=level'
+        covariates = dict.fromkeys(self.encoder_.factor_of_.get(f, f) for f in factors)
+        values = frame[[f for f in covariates if f in frame]]
         return clear_reasons(contrib, factors, values, self.typical_, self.encoder_, top_n, self._why_none(summary))
 
     def _why_none(self, summary: pd.DataFrame) -> str:
