@@ -69,6 +69,8 @@ def _sums_to_one(values, what: str) -> None:
 class FeaturesParams(Section):
     subscription_margin: Share  # gross margin on contract revenue (contracts carry no cost)
     renewal_lead_days: Days  # features of a renewal decision are taken this many days before the end
+    # ... or this share of the contract's term when that is shorter (null: always renewal_lead_days)
+    renewal_lead_share_of_term: Annotated[float, Field(gt=0, le=1)] | None
 
 
 # --- scoring ---------------------------------------------------------------------------------
