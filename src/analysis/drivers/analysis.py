@@ -104,6 +104,13 @@ class DriverAnalysis:
         return self.findings
 
     @property
+    def lead_note(self) -> str:
+        """When each decision's features were taken, and how many decisions there are."""
+        share = f", or {self.lead_share_of_term:.0%} of a shorter term" if self.lead_share_of_term else ""
+        lead = f"Features taken {self.lead_days} days before each contract end{share}." if self.lead_days else ""
+        return f"{lead} Decided contracts before the as-of date: {self.n_decided}.".strip()
+
+    @property
     def summary(self) -> pd.DataFrame:
         return self.model.summary if self.model is not None else pd.DataFrame(columns=["odds_ratio", "rank"])
 

@@ -3,8 +3,8 @@
 A finding is **confirmed** only when the regression finds it clear after correcting for many
 factors (Benjamini-Hochberg ``p_adjusted < alpha``) *and* the held-out cross-check agrees: the
 boosting model, fitted on earlier contracts, relies on the factor on later ones (permutation
-importance clearly above zero and at least ``drivers.confirm_min_importance``) and its partial
-dependence points the same way. Clear in the regression alone it is **possible, unconfirmed**; a
+importance at least ``drivers.confirm_min_importance``) and its partial dependence points the same
+way. Clear in the regression alone it is **possible, unconfirmed**; a
 factor whose direction flips between segments (``stability.SIGN_FLIP_RULE``) **depends on
 segment**, and no pooled effect is stated for it; the rest have **no clear effect**.
 
@@ -108,10 +108,8 @@ def _held_out(row: pd.Series, check: NonlinearCheck | None, min_importance: floa
     else:
         shape = str(check.pd_direction_.get(variable, "n/a"))
     want = "rises" if row["log_odds"] > 0 else "falls"
-    if not imp["important"]:
-        if importance < min_importance:
-            return False, f"held-out importance {importance:.3f} is below {min_importance:g}", importance, shape
-        return False, f"held-out importance {importance:.3f} is not clearly above zero", importance, shape
+    if not importance >= min_importance:
+        return False, f"held-out importance {importance:.3f} is below {min_importance:g}", importance, shape
     if shape != want:
         said = "raises" if want == "rises" else "lowers"
         return (
@@ -170,7 +168,7 @@ def _sentence(row: pd.Series, model: RenewalDrivers) -> str:
     if row["status"] == DEPENDS:
         subject = model.label_of(row["variable"])
         if row["kind"] == "category":
-            subject = f"{subject} = {row['factor'][len(row['variable']) + 1 :]}"
+            subject = f"{subject} = {str(row.name)[len(row['variable']) + 1 :]}"  # the level (index: factor)
         return (
             f"Depends on segment: the link between {subject} and renewal points different ways in different "
             f"segments ({row['flip_detail']}), so no single effect is stated."

@@ -42,7 +42,7 @@ class NonlinearCheck(DriversEstimator):
     ``holdout_auc_`` (and ``logit_holdout_auc_`` for the logit on the same split),
     ``auc_comparison_`` (their difference, its 95% interval by account bootstrap and the verdict
     code nonlinear / same / logit better), ``importance_`` (permutation importance: drop in
-    held-out AUC when a factor is shuffled; ``important`` when it is clearly above zero and at least
+    held-out AUC when a factor is shuffled; ``important`` when it is at least
     ``confirm_min_importance``), ``partial_dependence_`` (average predicted renewal probability over
     a grid of each factor) and ``level_effects_`` (per category dummy: its partial dependence minus
     the reference level's).
@@ -140,7 +140,8 @@ class NonlinearCheck(DriversEstimator):
         gbm.fit(matrix[~h], yv[~h])
         self.model_ = gbm
         self.timings_ = {"gbm_fit": time.perf_counter() - clock}
-        self.holdout_auc_ = float(roc_auc_score(yv[h], gbm.predict_proba(matrix[h])[:, 1]))
+        gbm_holdout = gbm.predict_proba(matrix[h])[:, 1]
+        self.holdout_auc_ = float(roc_auc_score(yv[h], gbm_holdout))
         X = design.transform(table)
         logit = fit_logit(
             X[~hold],
@@ -152,15 +153,6 @@ class NonlinearCheck(DriversEstimator):
         )
         eta = logit.params["const"] + X[hold].to_numpy() @ logit.params.drop("const").to_numpy()
         self.logit_holdout_auc_ = float(roc_auc_score(yv[h], eta))
-        self.auc_comparison_ = compare_auc(
-            yv[h],
-            gbm.predict_proba(matrix[h])[:, 1],
-            eta,
-            table.loc[hold, ACCOUNT].to_numpy(),
-            margin=self.auc_margin,
-            n_boot=self.auc_n_boot,
-            seed=self.seed,
-        )
         rng = np.random.default_rng(self.seed)
         rows = np.flatnonzero(h)
         if len(rows) > self.permutation_max_rows:
@@ -174,13 +166,23 @@ class NonlinearCheck(DriversEstimator):
             random_state=self.seed,
         )
         self.timings_["logit_refit_and_permutation"] = time.perf_counter() - clock - sum(self.timings_.values())
+        self.auc_comparison_ = compare_auc(
+            yv[h],
+            gbm_holdout,
+            eta,
+            table.loc[hold, ACCOUNT].to_numpy(),
+            margin=self.auc_margin,
+            n_boot=self.auc_n_boot,
+            seed=self.seed,
+        )
+        self.timings_["auc_bootstrap"] = time.perf_counter() - clock - sum(self.timings_.values())
         importance = pd.DataFrame(
             {"importance": imp.importances_mean, "importance_std": imp.importances_std},
             index=pd.Index(frame.columns, name="factor"),
         )
-        importance["important"] = (importance["importance"] - 2 * importance["importance_std"] > 0) & (
-            importance["importance"] >= self.confirm_min_importance
-        )
+        # A stated threshold, not "mean - 2 SD > 0": the SD over a few permutation repeats measures
+        # only the shuffling noise, and with 3-5 repeats it rejected strongly planted drivers.
+        importance["important"] = importance["importance"] >= self.confirm_min_importance
         importance["gbm_rank"] = importance["importance"].rank(ascending=False, method="first").astype(int)
         self.importance_ = importance.sort_values("gbm_rank")
         sample = matrix[rng.choice(len(matrix), min(len(matrix), self.pd_max_rows), replace=False)]
