@@ -63,6 +63,7 @@ __all__ = [
     "World",
     "calendar_terms",
     "confounded_by_size",
+    "confounded_flip_unbalanced",
     "four_archetypes",
     "null_world",
     "rising_churn_silent_leavers",
@@ -910,6 +911,41 @@ def confounded_by_size(
     return _finish("confounded_by_size", tables, dec, acc, stats, truth)
 
 
+def confounded_flip_unbalanced(*, drop_industry: str = "healthcare", **kw) -> World:
+    """:func:`confounded_by_size` with ``flip_industries=True`` and every account of ``drop_industry``
+    removed (from every table and from the truth), so the seminar effect no longer cancels out:
+    +``flip_beta`` in two industries, -``flip_beta`` in the one left of the pair (retail by default).
+    Pooled over the book the seminar effect is positive and clear, yet it points the other way in
+    one industry: a pooled effect that is true of no segment's accounts in that one.
+
+    truth gains ``dropped_industry``; ``seminar_effect_by_industry`` and the counts are those of the
+    accounts that remain.
+    """
+    world = confounded_by_size(flip_industries=True, **kw)
+    accounts = world.tables["accounts"]
+    gone = set(accounts.loc[accounts["industry"] == drop_industry, "account_id"])
+    tables = {
+        name: frame[~frame["account_id"].isin(gone)].reset_index(drop=True) for name, frame in world.tables.items()
+    }
+    truth = dict(world.truth)
+    dec = truth["decisions"][~truth["decisions"]["account_id"].isin(gone)].reset_index(drop=True)
+    truth["decisions"] = dec
+    truth["accounts"] = truth["accounts"][~truth["accounts"]["account_id"].isin(gone)].reset_index(drop=True)
+    truth["seminar_effect_by_industry"] = {
+        k: v for k, v in truth["seminar_effect_by_industry"].items() if k != drop_industry
+    }
+    truth.update(
+        dropped_industry=drop_industry,
+        n_accounts=len(tables["accounts"]),
+        n_contracts=len(tables["contracts"]),
+        n_decisions=len(dec),
+        n_non_renewals=int((dec["renewed"] == 0).sum()),
+        renewal_rate=round(float(dec["renewed"].mean()), 4),
+        churned_accounts=int(truth["accounts"]["churned"].sum()),
+    )
+    return World(tables, truth, world.extract_date, "confounded_flip_unbalanced")
+
+
 # --- 4. churn rising with renewal number, silent leavers -------------------------------------------
 
 
@@ -1482,6 +1518,7 @@ ALL_WORLDS = {
     "null_world": null_world,
     "confounded_by_size": confounded_by_size,
     "confounded_flip": lambda **kw: confounded_by_size(flip_industries=True, **kw),
+    "confounded_flip_unbalanced": confounded_flip_unbalanced,
     "rising_churn_silent_leavers": rising_churn_silent_leavers,
     "subscription_only": subscription_only,
     "subscription_only_midterm_sparse": lambda **kw: subscription_only(

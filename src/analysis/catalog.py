@@ -122,14 +122,27 @@ TABLES: dict[str, TableSpec] = {
         _t(
             "drivers",
             DRIVERS,
-            "factor variable kind effect effect_unit lower_95 upper_95 p p_adjusted direction rank sentence",
-            "renewal drivers, one row per model term",
+            "factor variable kind role status status_reason effect effect_unit lower_95 upper_95 p p_adjusted "
+            "direction std_effect strength gbm_importance sign_flip rank sentence",
+            "renewal drivers, one row per model term: confirmed first (regression and held-out check agree)",
         ),
-        _t("drivers_model_check", DRIVERS, "metric value"),
+        _t("drivers_model_check", DRIVERS, "metric value lower_95 upper_95 verdict"),
         _t("drivers_problems", DRIVERS, "factor problem severity detail action"),
         _t("drivers_agreement", DRIVERS, "factor logit_direction gbm_important verdict"),
         _t("drivers_stability", DRIVERS, "split segment factor estimate lower_95 upper_95 status"),
-        _t("renewal_reasons", DRIVERS, "account_id renewal_probability side rank factor sentence"),
+        _t(
+            "renewal_reasons",
+            DRIVERS,
+            "account_id renewal_probability side rank factor role value typical level typical_level direction "
+            "odds_multiplier renewal_change sentence",
+            "per open account, its confirmed factors pushing renewal down and up",
+        ),
+        _t(
+            "renewal_rates_by_term",
+            DRIVERS,
+            "term_class decided contracts left_out renewed renewal_rate lower_95 upper_95 share_of_contracts",
+            "renewal rate per contract term class (monthly ... multi-year)",
+        ),
         _t("segment_k_selection", TRAITS, "k"),
         _t("segment_differences", TRAITS, "cluster feature cluster_value book_value std_diff"),
         _t("segment_profiles", TRAITS, "cluster n_accounts share_accounts cluster_name"),

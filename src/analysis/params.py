@@ -69,6 +69,8 @@ def _sums_to_one(values, what: str) -> None:
 class FeaturesParams(Section):
     subscription_margin: Share  # gross margin on contract revenue (contracts carry no cost)
     renewal_lead_days: Days  # features of a renewal decision are taken this many days before the end
+    # ... or this share of the contract's term when that is shorter (null: always renewal_lead_days)
+    renewal_lead_share_of_term: Annotated[float, Field(gt=0, le=1)] | None
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -342,6 +344,26 @@ class GbmParams(Section):
     early_stopping: bool
 
 
+class FactorRolesParams(Section):
+    """What a manager can do with a factor: a lever (an action), a symptom (a warning sign) or a
+    trait (who the account is); a factor listed nowhere is a trait."""
+
+    lever: list[str]
+    symptom: list[str]
+    trait: list[str]
+
+    @model_validator(mode="after")
+    def _one_role_each(self):
+        roles = {"lever": self.lever, "symptom": self.symptom, "trait": self.trait}
+        seen: dict[str, str] = {}
+        for role, names in roles.items():
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{name!r} is listed as both {seen[name]} and {role}; give it one role")
+                seen[name] = role
+        return self
+
+
 class DriversParams(Section):
     factors: Literal["auto"] | list[str]
     exclude: list[str]
@@ -368,6 +390,11 @@ class DriversParams(Section):
     stability_period: Literal["year", "half"] | None
     stability_factors: Literal["clear", "all"]
     n_reasons: Annotated[int, Field(ge=1, le=20)]
+    reasons_from: Literal["confirmed", "clear"]
+    factor_roles: FactorRolesParams
+    confirm_min_importance: Annotated[float, Field(ge=0, le=1)]
+    auc_margin: Annotated[float, Field(ge=0, le=0.5)]
+    auc_n_boot: Annotated[int, Field(ge=20, le=100_000)]
 
 
 # --- segments --------------------------------------------------------------------------------

@@ -259,28 +259,59 @@ def build_cut_features(book: Book, cuts: pd.DataFrame, subscription_margin: floa
     return _features_for_cuts(book, frame, subscription_margin).sort_index().reset_index(drop=True)
 
 
-def build_contract_features(
-    book: Book, lead_days: int, subscription_margin: float, decided_before: dt.date | None = None
-) -> pd.DataFrame:
-    """One row per decided contract (renewed / not_renewed): features at ``end - lead_days``.
+# Term classes by term length in days (end - start + 1), upper bounds inclusive: a month is 28-31
+# days, a quarter 90-92, half a year 181-184, a year 365-366; the bounds sit between them.
+TERM_CLASSES = (("monthly", 45), ("quarterly", 135), ("semi-annual", 270), ("annual", 548), ("multi-year", None))
 
-    ``decided_before`` keeps only contracts whose end is before that date (for back-tests that
-    must not see later decisions). Column ``renewed`` is the outcome (1/0).
+
+def term_class(term_days: pd.Series) -> pd.Series:
+    """monthly / quarterly / semi-annual / annual / multi-year from a contract's length in days."""
+    days = pd.to_numeric(term_days, errors="coerce")
+    labels = pd.Series("multi-year", index=days.index, dtype=object)
+    for name, upper in reversed(TERM_CLASSES[:-1]):
+        labels = labels.mask(days <= upper, name)
+    return labels.mask(days.isna(), "unknown")
+
+
+def build_contract_features(
+    book: Book,
+    lead_days: int,
+    subscription_margin: float,
+    decided_before: dt.date | None = None,
+    *,
+    lead_share_of_term: float | None = None,
+) -> pd.DataFrame:
+    """One row per decided contract (renewed / not_renewed): features at its cut-off ``end - lead``.
+
+    The lead is ``lead_days``, or with ``lead_share_of_term`` (``features.renewal_lead_share_of_term``)
+    the smaller of ``lead_days`` and that share of the contract's term (at least one day), so a
+    monthly contract's features are taken about a week before its end instead of before it began.
+    Columns ``term_days`` (end - start + 1), ``term_class`` (:data:`TERM_CLASSES`) and ``lead_days``
+    (this contract's lead) say which. ``decided_before`` keeps only contracts whose end is before that
+    date (for back-tests that must not see later decisions). Column ``renewed`` is the outcome (1/0).
     """
     book.require("contracts")
     where = "renewal_outcome IN ('renewed', 'not_renewed')"
     if decided_before is not None:
         where += f" AND \"end\" < DATE '{require_date(decided_before, 'decided_before').isoformat()}'"
+    lead = f"{int(lead_days)}"
+    if lead_share_of_term is not None:
+        lead = f"least({lead}, greatest(1, CAST(round({float(lead_share_of_term)} * term_days) AS INTEGER)))"
     contracts = book.sql(
-        f"""SELECT contract_id, k.account_id, "end", "end" - {int(lead_days)} AS cutoff,
-                   CASE WHEN renewal_outcome = 'renewed' THEN 1 ELSE 0 END AS renewed, annual_value, product_line
-            FROM contracts k JOIN accounts a USING (account_id)
-            WHERE {where} AND "end" - {int(lead_days)} > a.first_seen ORDER BY contract_id"""
+        f"""WITH k AS (
+              SELECT *, "end" - start + 1 AS term_days FROM contracts WHERE {where}
+            ), led AS (SELECT *, {lead} AS lead_days FROM k)
+            SELECT contract_id, k.account_id, "end", "end" - lead_days AS cutoff,
+                   CASE WHEN renewal_outcome = 'renewed' THEN 1 ELSE 0 END AS renewed, annual_value, product_line,
+                   term_days, lead_days
+            FROM led k JOIN accounts a USING (account_id)
+            WHERE "end" - lead_days > a.first_seen ORDER BY contract_id"""
     )
     if contracts.empty:
         raise InsufficientDataError(
             "No contract has a renewal decision yet (all are open); drivers need decided contracts."
         )
+    contracts["term_class"] = term_class(contracts["term_days"])
     cuts = contracts[["account_id", "cutoff"]].drop_duplicates().reset_index(drop=True)
     cuts = cuts.assign(cut_id=np.arange(len(cuts))).rename(columns={"cutoff": "as_of"})
     feats = _features_for_cuts(book, cuts, subscription_margin)

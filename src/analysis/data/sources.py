@@ -25,11 +25,19 @@ class FeatureSource:
     ``as_of`` is the run's as-of date: nothing later is ever asked for (no leakage).
     """
 
-    def __init__(self, book: Book, as_of: dt.date, subscription_margin: float, renewal_lead_days: int):
+    def __init__(
+        self,
+        book: Book,
+        as_of: dt.date,
+        subscription_margin: float,
+        renewal_lead_days: int,
+        renewal_lead_share_of_term: float | None = None,  # features.renewal_lead_share_of_term; None: fixed lead
+    ):
         self.book = book
         self.as_of = require_date(as_of)
         self.subscription_margin = subscription_margin
         self.renewal_lead_days = renewal_lead_days
+        self.renewal_lead_share_of_term = renewal_lead_share_of_term
         self._memo: dict[tuple, pd.DataFrame] = {}
 
     def _later(self, date: dt.date, what: str) -> dt.date:
@@ -55,14 +63,19 @@ class FeatureSource:
 
     def contract_features(self, decided_before: dt.date) -> pd.DataFrame:
         """Every contract decided before ``decided_before`` with its features ``renewal_lead_days``
-        before its end (index contract_id). Built once for the run's as-of date and filtered: a
-        contract's features do not depend on the date it is selected at. Raises
+        (or ``renewal_lead_share_of_term`` of its term, when shorter) before its end (index
+        contract_id). Built once for the run's as-of date and filtered: a contract's features do not
+        depend on the date it is selected at. Raises
         InsufficientDataError when no contract was decided before ``decided_before``."""
         date = self._later(decided_before, "Decided contracts")
         table = self._get(
             ("contracts",),
             lambda: feats.build_contract_features(
-                self.book, self.renewal_lead_days, self.subscription_margin, decided_before=self.as_of
+                self.book,
+                self.renewal_lead_days,
+                self.subscription_margin,
+                decided_before=self.as_of,
+                lead_share_of_term=self.renewal_lead_share_of_term,
             ),
         )
         if date == self.as_of:
@@ -83,7 +96,10 @@ class BookInputs(FeatureSource):
     built from the book; ``tables`` stand in for run tables an earlier notebook would have written."""
 
     def __init__(self, book: Book, as_of: dt.date, params, tables: dict[str, pd.DataFrame] | None = None):
-        super().__init__(book, as_of, params.features.subscription_margin, params.features.renewal_lead_days)
+        features = params.features
+        super().__init__(
+            book, as_of, features.subscription_margin, features.renewal_lead_days, features.renewal_lead_share_of_term
+        )
         self.params = params
         self._tables = dict(tables or {})
 

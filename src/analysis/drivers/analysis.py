@@ -1,11 +1,13 @@
 """The renewal-drivers facade: ``analyse(run) -> DriverAnalysis`` with the run tables it writes.
 
 ``analyse(run)`` loads the contracts decided before the run's as-of date (features
-``features.renewal_lead_days`` before each end), fits the logit, the boosting check, their
-agreement and the segment refits, and gives the open accounts of the run's snapshot their
-reasons. ``analyse_contracts(contracts, section, seed=...)`` does the same on a contract table
-(tests, benchmarks). Neither raises on data that cannot be estimated: the parts that could not
-be are None / empty, with the reason in ``problems``.
+``features.renewal_lead_days`` before each end, or ``features.renewal_lead_share_of_term`` of a
+shorter term), fits the logit, the boosting check, their agreement and the segment refits, turns
+them into findings (status confirmed / possible, unconfirmed / depends on segment / no clear
+effect; ``findings.py``), states the renewal rate per term class, and gives the open accounts of
+the run's snapshot reasons from the confirmed findings. ``analyse_contracts(contracts, section,
+seed=...)`` does the same on a contract table (tests, benchmarks). Neither raises on data that
+cannot be estimated: the parts that could not be are None / empty, with the reason in ``problems``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from analysis.core.problems import PROBLEM_COLUMNS, concat, fatal_message, problem, problems_frame
 from analysis.data.asof import require_date
+from analysis.drivers.findings import (
+    CONFIRMED,
+    DRIVERS_TABLE_COLUMNS,
+    POSSIBLE,
+    findings_table,
+    reason_factors,
+    roles_by_factor,
+)
 from analysis.drivers.logit import RenewalDrivers
 from analysis.drivers.nonlinear import NonlinearCheck, compare_models, empty_agreement
-from analysis.drivers.outcome import ACCOUNT, ANALYSIS, END, OUTCOME
+from analysis.drivers.outcome import ACCOUNT, ANALYSIS, END, MODEL, OUTCOME
 from analysis.drivers.reasons import REASON_COLUMNS, open_account_reasons
 from analysis.drivers.stability import (
     FLIP_COLUMNS,
@@ -30,41 +41,30 @@ from analysis.drivers.stability import (
     stability,
     stability_table,
 )
-from analysis.errors import InsufficientDataError
+from analysis.drivers.terms import RATES_COLUMNS, decided_by_term, renewal_rates_by_term, with_open_terms
+from analysis.errors import DataContractError, InsufficientDataError
 
 if TYPE_CHECKING:
     from analysis.core.inputs import RunInputs
     from analysis.params import DriversParams
 
-DRIVERS_TABLE_COLUMNS = [
-    "factor",
-    "variable",
-    "kind",
-    "effect",
-    "effect_unit",
-    "lower_95",
-    "upper_95",
-    "log_odds",
-    "std_error",
-    "p",
-    "p_adjusted",
-    "direction",
-    "rank",
-    "rate_with",
-    "rate_without",
-    "method",
-    "sentence",
-]
+MODEL_CHECK_COLUMNS = ["metric", "value", "lower_95", "upper_95", "verdict"]
+AUC_DIFFERENCE = "held-out AUC difference, boosting minus logit"
 
 
-def drivers_table(model: RenewalDrivers | None) -> pd.DataFrame:
-    """The table written for a run: effect = odds ratio (per +1 SD or per level), interval, p, corrected p."""
+def drivers_table(model: RenewalDrivers | None, section: DriversParams | None = None) -> pd.DataFrame:
+    """The ``drivers`` table of a fitted model without the held-out check (every clear finding is then
+    'possible, unconfirmed'; ``analyse`` builds it with the check and the stability refits); the
+    empty table with its columns when there is no model."""
     if model is None:
         return pd.DataFrame(columns=DRIVERS_TABLE_COLUMNS)
-    s = model.summary.reset_index()
-    out = s.rename(columns={"odds_ratio": "effect", "unit": "effect_unit", "estimate": "log_odds"})
-    out["lower_95"], out["upper_95"] = s["or_lower_95"], s["or_upper_95"]
-    return out[DRIVERS_TABLE_COLUMNS]
+    if section is None:
+        raise TypeError("drivers_table(model, section) needs the drivers section (params.drivers) for a fitted model.")
+    return findings_table(model, None, pd.DataFrame(columns=FLIP_COLUMNS), section)
+
+
+def _check_row(metric: str, value: float, lower: float = np.nan, upper: float = np.nan, verdict: str = "") -> tuple:
+    return metric, float(value), float(lower), float(upper), verdict
 
 
 @dataclass
@@ -79,8 +79,11 @@ class DriverAnalysis:
     agreement: pd.DataFrame = field(default_factory=empty_agreement)
     stability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STABILITY_COLUMNS))
     flips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLIP_COLUMNS))
+    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DRIVERS_TABLE_COLUMNS))
     reasons: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REASON_COLUMNS))
-    lead_days: int | None = None  # features taken this many days before each contract end
+    rates_by_term: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RATES_COLUMNS))
+    lead_days: int | None = None  # features taken this many days before each contract end (at most)
+    lead_share_of_term: float | None = None  # ... or this share of a shorter term
     n_decided: int = 0  # rows of the contract table (decided contracts before the as-of date)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -92,11 +95,20 @@ class DriverAnalysis:
             "drivers_agreement": self.agreement.reset_index(),
             "drivers_stability": self.stability,
             "renewal_reasons": self.reasons,
+            "renewal_rates_by_term": self.rates_by_term,
         }
 
     @property
     def table(self) -> pd.DataFrame:
-        return drivers_table(self.model)
+        """The findings (``drivers`` table), ranked: confirmed first."""
+        return self.findings
+
+    @property
+    def lead_note(self) -> str:
+        """When each decision's features were taken, and how many decisions there are."""
+        share = f", or {self.lead_share_of_term:.0%} of a shorter term" if self.lead_share_of_term else ""
+        lead = f"Features taken {self.lead_days} days before each contract end{share}." if self.lead_days else ""
+        return f"{lead} Decided contracts before the as-of date: {self.n_decided}.".strip()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -130,7 +142,9 @@ class DriverAnalysis:
     def stability_note(self) -> str:
         """The flip rule, the flagged factors and the segments that could not be refitted, in words."""
         if self.stability.empty:
-            return "No stability refits: the main model could not be estimated."
+            return "No stability refits: " + (
+                "the main model could not be estimated." if self.model is None else "no factor has a clear effect."
+            )
         flagged = sorted(set(self.flips.loc[self.flips["sign_flip"], "factor"])) if not self.flips.empty else []
         skipped = self.stability[self.stability["status"] != "fitted"]
         return "\n".join(
@@ -152,23 +166,35 @@ class DriverAnalysis:
 
     @property
     def model_check(self) -> pd.DataFrame:
-        """metric / value rows for the report's method notes."""
+        """metric / value rows for the report's method notes; the comparison of the two held-out AUCs
+        also has its 95% interval and a verdict code (nonlinear / same / logit better)."""
         rows = []
         if self.model is not None:
             rows += [
-                ("contracts", self.model.n_contracts_),
-                ("accounts", self.model.n_accounts_),
-                ("renewal rate", self.model.renewal_rate_),
+                _check_row("contracts", self.model.n_contracts_),
+                _check_row("accounts", self.model.n_accounts_),
+                _check_row("renewal rate", self.model.renewal_rate_),
             ]
         if self.check is not None:
+            auc = self.check.auc_comparison_
             rows += [
-                ("held-out AUC, logit", self.check.logit_holdout_auc_),
-                ("held-out AUC, gradient boosting", self.check.holdout_auc_),
-                ("held-out contracts", self.check.n_holdout_),
+                _check_row("held-out AUC, logit", self.check.logit_holdout_auc_),
+                _check_row("held-out AUC, gradient boosting", self.check.holdout_auc_),
+                _check_row(AUC_DIFFERENCE, auc.difference, auc.lower_95, auc.upper_95, auc.verdict),
+                _check_row("held-out contracts", self.check.n_holdout_),
             ]
         if not self.flips.empty:
-            rows.append(("sign flips between segments", int(self.flips["sign_flip"].sum())))
-        return pd.DataFrame(rows, columns=["metric", "value"]).astype({"value": float})
+            rows.append(_check_row("sign flips between segments", int(self.flips["sign_flip"].sum())))
+        if not self.findings.empty:
+            status = self.findings["status"]
+            rows += [
+                _check_row("confirmed findings", int((status == CONFIRMED).sum())),
+                _check_row("possible, unconfirmed findings", int((status == POSSIBLE).sum())),
+                _check_row("accounts with reasons", self.reasons[ACCOUNT].nunique() if len(self.reasons) else 0),
+            ]
+        return pd.DataFrame(rows, columns=MODEL_CHECK_COLUMNS).astype(
+            {"value": float, "lower_95": float, "upper_95": float, "verdict": str}
+        )
 
     @property
     def not_estimable(self) -> pd.DataFrame:
@@ -183,34 +209,57 @@ def _skipped(what: str, exc: Exception) -> pd.DataFrame:
     return problems_frame([problem(ANALYSIS, "skipped", "note", f"{what} skipped: {exc}")])
 
 
+def _unusable(exc: DataContractError) -> pd.DataFrame:
+    return problems_frame(
+        [
+            problem(
+                MODEL,
+                "unusable contract table",
+                "fatal",
+                str(exc),
+                "build the table with analysis.data.features.build_contract_features",
+            )
+        ]
+    )
+
+
 def analyse_contracts(
     contracts: pd.DataFrame, section: DriversParams, *, seed: int, check: bool = True, segments: bool = True
 ) -> DriverAnalysis:
-    """Logit, boosting check, agreement and stability on a contract table; never raises on data
-    that cannot be estimated. ``section`` is ``params.drivers``; ``seed`` the run's seed."""
+    """Logit, boosting check, agreement, stability and findings on a contract table; never raises on
+    data that cannot be estimated. ``section`` is ``params.drivers``; ``seed`` the run's seed."""
+    rates = renewal_rates_by_term(contracts)
     try:
         model = RenewalDrivers.from_params(section).fit(contracts)
     except InsufficientDataError as exc:
         problems = getattr(exc, "problems", None)
-        return DriverAnalysis(problems=problems if problems is not None else problems_frame(), pd_top=section.pd_top)
-    result = DriverAnalysis(problems=model.problems_, pd_top=section.pd_top, model=model)
+        problems = (
+            problems if problems is not None else problems_frame([problem(MODEL, "no estimate", "fatal", str(exc))])
+        )
+        return DriverAnalysis(problems=problems, pd_top=section.pd_top, rates_by_term=rates)
+    except DataContractError as exc:
+        return DriverAnalysis(problems=_unusable(exc), pd_top=section.pd_top, rates_by_term=rates)
+    result = DriverAnalysis(problems=model.problems_, pd_top=section.pd_top, model=model, rates_by_term=rates)
     if check:
         try:
             result.check = NonlinearCheck.from_params(section, seed=seed).fit(contracts, design=model.design_)
             result.agreement = compare_models(model, result.check)
-        except InsufficientDataError as exc:
+        except (InsufficientDataError, DataContractError) as exc:
             result.problems = concat(result.problems, _skipped("Non-linear check", exc))
     if segments:
         clear = model.summary.loc[model.summary["direction"] != "no clear effect", "variable"].unique().tolist()
-        chosen = clear if section.stability_factors == "clear" and clear else None
-        result.stability = stability(contracts, section, design=model.design_, factors=chosen)
-        result.flips = sign_flips(result.stability)
+        if section.stability_factors == "all" or clear:
+            chosen = clear if section.stability_factors == "clear" else None
+            result.stability = stability(contracts, section, design=model.design_, factors=chosen)
+            result.flips = sign_flips(result.stability)
+    result.findings = findings_table(model, result.check, result.flips, section)
     return result
 
 
 def load_contracts(source: RunInputs, as_of: dt.date) -> pd.DataFrame:
     """The contract-level table: decisions before ``as_of``, features ``features.renewal_lead_days``
-    before each end (from ``source``, built once per run).
+    (or ``renewal_lead_share_of_term`` of a shorter term) before each end (from ``source``, built
+    once per run).
 
     Returns an empty table (which ``analyse_contracts`` reports as 'no decided contracts') instead
     of raising when no contract has been decided yet.
@@ -221,14 +270,38 @@ def load_contracts(source: RunInputs, as_of: dt.date) -> pd.DataFrame:
         return pd.DataFrame(columns=[ACCOUNT, END, OUTCOME])
 
 
+def _give_reasons(result: DriverAnalysis, run: RunInputs, section: DriversParams) -> None:
+    """Reasons for the open accounts from the factors that may give them, or a note saying why none."""
+    factors = reason_factors(result.findings, section)
+    if not factors:
+        which = "confirmed" if section.reasons_from == "confirmed" else "clear"
+        why = problem(
+            ANALYSIS,
+            "no reasons",
+            "note",
+            f"No account gets reasons: no factor is {which} (drivers.reasons_from = {section.reasons_from}) "
+            "without flipping direction between segments, and a factor that may be noise is not a reason.",
+        )
+        result.problems = concat(result.problems, problems_frame([why]))
+        return
+    try:
+        snapshot = with_open_terms(run.snapshot(), run.book, run.as_of)
+        result.reasons = open_account_reasons(result.model, snapshot, factors, roles_by_factor(result.findings))
+    except DataContractError as exc:
+        result.problems = concat(result.problems, _skipped("Per-account reasons", exc))
+
+
 def analyse(run: RunInputs, *, check: bool = True, segments: bool = True) -> DriverAnalysis:
-    """The renewal drivers of a run: contracts decided before ``run.as_of`` (features
-    ``params.features.renewal_lead_days`` before each end), the models and checks of the ``drivers``
-    section, and reasons for the open accounts of ``run.snapshot()``."""
-    features = run.params.features
+    """The renewal drivers of a run: contracts decided before ``run.as_of``, the models and checks of
+    the ``drivers`` section, renewal rates per term class, and reasons for the open accounts of
+    ``run.snapshot()``."""
+    features, section = run.params.features, run.params.drivers
     contracts = load_contracts(run, run.as_of)
-    result = analyse_contracts(contracts, run.params.drivers, seed=run.params.seed, check=check, segments=segments)
-    result.lead_days, result.n_decided = features.renewal_lead_days, len(contracts)
+    result = analyse_contracts(contracts, section, seed=run.params.seed, check=check, segments=segments)
+    result.lead_days, result.lead_share_of_term = features.renewal_lead_days, features.renewal_lead_share_of_term
+    result.n_decided = len(contracts)
+    if run.book.has("contracts"):
+        result.rates_by_term = renewal_rates_by_term(contracts, decided_by_term(run.book, run.as_of))
     if result.model is not None:
-        result.reasons = open_account_reasons(result.model, run.snapshot())
+        _give_reasons(result, run, section)
     return result

@@ -23,6 +23,7 @@ from analysis.drivers._base import DriversEstimator
 from analysis.drivers.design import DESIGN_OPTIONS, DriverDesign
 from analysis.drivers.outcome import ACCOUNT, MODEL, OUTCOME, decided_contracts, events_problem, outcome_problems
 from analysis.drivers.outcome import label_of as _label_of
+from analysis.drivers.text import odds_phrase, p_phrase
 from analysis.errors import InsufficientDataError
 
 # --- logistic fit ----------------------------------------------------------------------------
@@ -132,7 +133,10 @@ class RenewalDrivers(DriversEstimator):
 
     ``fit(contracts)`` returns self; ``summary`` is the common summary frame (log-odds per +1 SD
     or per level) plus odds ratios, BH-corrected p-values, renewal rates with and without each
-    0/1 factor, direction and a sentence. ``problems_`` lists what could not be estimated and why.
+    0/1 factor, direction, the standardised effect (log-odds per +1 SD of the design column, so a
+    0/1 factor and a number compare) with its interval, ``strength`` (the end of that interval
+    nearest zero; 0 when it spans zero), ``rank`` and a sentence. ``problems_`` lists what could not
+    be estimated and why.
     Options: the ``drivers`` section (``RenewalDrivers.from_params(params.drivers)``).
     """
 
@@ -212,6 +216,7 @@ class RenewalDrivers(DriversEstimator):
         self.n_contracts_, self.n_accounts_ = len(table), int(table[ACCOUNT].nunique())
         self.renewal_rate_ = float(y.mean())
         self.column_means_ = X.mean()
+        self.column_sd_ = X.std()
         p = expit(sm.add_constant(X, has_constant="add").to_numpy() @ self.params_.to_numpy())
         self.log_likelihood_ = float(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)))
         self.summary_ = self._build_summary(X, y)
@@ -244,10 +249,11 @@ class RenewalDrivers(DriversEstimator):
         frame["unit"] = [self._unit(owner[c]) for c in names]
         rates = [self._rates(c, X, y) for c in names]
         frame["rate_with"], frame["rate_without"], frame["n_with"] = (list(v) for v in zip(*rates))
-        order = frame.assign(_sig=significant, _abs=frame["estimate"].abs()).sort_values(
-            ["_sig", "_abs"], ascending=False
-        )
-        frame["rank"] = pd.Series(np.arange(1, len(frame) + 1), index=order.index)
+        sd = self.column_sd_.reindex(names).to_numpy()
+        for column, source in (("std_effect", "estimate"), ("std_lower_95", "lower_95"), ("std_upper_95", "upper_95")):
+            frame[column] = frame[source] * sd
+        frame["strength"] = np.clip(np.maximum(frame["std_lower_95"], -frame["std_upper_95"]), 0, None)
+        frame["rank"] = rank_by_evidence(frame, (~significant).astype(int))
         separated = set(self.problems_.loc[self.problems_["problem"] == "separation", "factor"])
         frame["method"] = self.method_
         frame["separated"] = [c in separated for c in names]
@@ -280,11 +286,8 @@ class RenewalDrivers(DriversEstimator):
     def _sentence(self, column: str, row: pd.Series) -> str:
         f = self.design_.factors_[row["variable"]]
         label = self.label_of(f.name)
-        p = row["p_adjusted"]
-        p_text = (
-            "corrected p < 0.001" if p < 0.001 else f"corrected p = {p:.3f}" if p < 0.01 else f"corrected p = {p:.2f}"
-        )
-        odds = _odds_phrase(row["odds_ratio"], row["or_lower_95"], row["or_upper_95"])
+        p_text = p_phrase(row["p_adjusted"], self.alpha)
+        odds = odds_phrase(row["odds_ratio"], row["or_lower_95"], row["or_upper_95"])
         if f.kind == "binary":
             subject = label
             text = (
@@ -344,17 +347,25 @@ class RenewalDrivers(DriversEstimator):
         beta = self.params_.drop("const").to_numpy()
         return float(self.params_["const"] + self._centre() @ beta)
 
-    def reasons(self, features: pd.DataFrame, n: int | None = None, significant_only: bool = True) -> pd.DataFrame:
+    def reasons(
+        self,
+        features: pd.DataFrame,
+        n: int | None = None,
+        significant_only: bool = True,
+        factors: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """The top ``n`` (default ``n_reasons``) factors pushing each row's renewal down and up (long
         table); see :func:`analysis.drivers.reasons.account_reasons`."""
         from analysis.drivers.reasons import account_reasons
 
-        return account_reasons(self, features, n or self.n_reasons, significant_only)
+        return account_reasons(self, features, n or self.n_reasons, significant_only, factors)
 
 
-def _odds_phrase(odds: float, lo: float, hi: float) -> str:
-    """'34% lower odds of renewal (95% CI -38% to -29%)', or 'x2.3' for large ratios."""
-    if odds >= 2 or hi >= 10 or lo <= 0.1:
-        return f"odds of renewal x{odds:.2f} (95% CI {lo:.2f}-{hi:.2f})"
-    way = "higher" if odds >= 1 else "lower"
-    return f"{abs(odds - 1):.0%} {way} odds of renewal (95% CI {lo - 1:+.0%} to {hi - 1:+.0%})"
+def rank_by_evidence(frame: pd.DataFrame, priority: pd.Series) -> pd.Series:
+    """1, 2, ... : by ``priority`` (lower first: clear before unclear, confirmed before the rest),
+    then by ``strength`` (the standardised effect's interval end nearest zero: comparable across
+    0/1 and numeric factors, and small when the evidence is thin), then by p."""
+    order = frame.assign(_priority=priority).sort_values(
+        ["_priority", "strength", "p"], ascending=[True, False, True], kind="stable"
+    )
+    return pd.Series(np.arange(1, len(frame) + 1), index=order.index)

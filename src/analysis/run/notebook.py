@@ -38,7 +38,13 @@ class NotebookRun:
 
     def __post_init__(self):
         features = self.params.features
-        self.source = FeatureSource(self.book, self.as_of, features.subscription_margin, features.renewal_lead_days)
+        self.source = FeatureSource(
+            self.book,
+            self.as_of,
+            features.subscription_margin,
+            features.renewal_lead_days,
+            features.renewal_lead_share_of_term,
+        )
 
     @classmethod
     def open(
