@@ -60,10 +60,28 @@ TABLES: dict[str, TableSpec] = {
             "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
             "the as-of feature snapshot of every account, built once per run",
         ),
-        _t("clv_holdout_check", CLV, "repeat_purchases_calibration customers actual predicted"),
+        _t(
+            "clv_holdout_check",
+            CLV,
+            "repeat_purchases_calibration customers actual predicted ratio lower_95 upper_95 tolerance verdict "
+            "sentence",
+            "predicted vs actual holdout purchases; verdict close / over / under / unclear (row 'all': the book)",
+        ),
         _t("clv_model_summary", CLV, "model factor estimate std_error lower_95 upper_95 sentence"),
-        _t("clv_retention_segments", CLV, "segment customers churners alpha beta retention_year1 retention_year5 note"),
-        _t("clv_retention_curves", CLV, "segment period retention_rate survival"),
+        _t(
+            "clv_retention_segments",
+            CLV,
+            "term_class segment term_months customers churners decisions renewal_rate_observed renewal_rate_lower_95 "
+            "renewal_rate_upper_95 alpha beta retention_year1 retention_year5 fit_check fit_p trend model note",
+            "retention per term class and segment: observed renewal rate, the sBG, its fit check and the model used",
+        ),
+        _t("clv_retention_curves", CLV, "term_class segment period years retention_rate survival"),
+        _t(
+            "clv_retention_by_renewal",
+            CLV,
+            "term_class renewal decisions churns rate std_error lower_95 upper_95 sbg_rate",
+            "observed retention per renewal number (the last row pools later renewals) next to the sBG's",
+        ),
         _t("clv_concentration", CLV, "accounts clv_share"),
         _t("clv_by_tier", CLV, "clv_tier accounts clv_total clv_mean value_at_risk clv_share"),
         _t(
@@ -72,6 +90,7 @@ TABLES: dict[str, TableSpec] = {
             "account_id clv clv_orders clv_contracts value_at_risk",
             "CLV and value at risk per account",
         ),
+        _t("clv_problems", CLV, "factor problem severity detail action", "what the CLV step could not estimate, and why"),
         _t(
             "scoring_weights",
             SCORING,

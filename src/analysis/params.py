@@ -290,6 +290,12 @@ class ClvParams(Section):
     segment: str | None
     min_segment_churners: PositiveInt
     holdout_weeks: PositiveInt
+    holdout_tolerance: OpenShare  # predicted / actual within this share of 1 reads "close"
+    holdout_n_boot: PositiveInt  # bootstrap resamples of customers for the holdout ratio's interval
+    holdout_min_customers: PositiveInt  # a group of fewer customers reads "unclear"
+    misfit_alpha: OpenShare  # the sBG misfits when its check against retention by renewal number has p below this
+    min_decisions_per_renewal: PositiveInt  # renewal numbers with fewer decisions are pooled with the later ones
+    max_renewal_number: Annotated[int, Field(ge=2, le=120)]  # renewal numbers from this one on are pooled
 
 
 # --- survival --------------------------------------------------------------------------------
