@@ -90,7 +90,12 @@ TABLES: dict[str, TableSpec] = {
             "account_id clv clv_orders clv_contracts value_at_risk",
             "CLV and value at risk per account",
         ),
-        _t("clv_problems", CLV, "factor problem severity detail action", "what the CLV step could not estimate, and why"),
+        _t(
+            "clv_problems",
+            CLV,
+            "factor problem severity detail action",
+            "what the CLV step could not estimate, and why",
+        ),
         _t(
             "scoring_weights",
             SCORING,
@@ -103,13 +108,37 @@ TABLES: dict[str, TableSpec] = {
             "weighting criterion weight",
             "the weighting that cut this run's tiers (what the report describes)",
         ),
-        _t("scoring_backtest", SCORING, "weighting metric estimate lower_95 upper_95 n sentence"),
+        _t(
+            "scoring_backtest",
+            SCORING,
+            "weighting chosen metric estimate lower_95 upper_95 n chance vs_chance baseline vs_baseline verdict "
+            "sentence",
+            "each weighting back-tested a year earlier; verdict against a random order and the baseline weighting",
+        ),
         _t("scoring_backtest_tiers", SCORING, "weighting tier accounts renewal_rate"),
         _t("scoring_backtest_differences", SCORING, "weighting baseline metric difference lower_95 upper_95 better"),
         _t("tier_sizes", SCORING, "tier label accounts share_accounts"),
         _t("scoring_stability", SCORING, "criterion shift_points accounts_changed share_changed"),
         _t("early_warnings", SCORING, "account_id rule label severity column value threshold"),
+        _t(
+            "early_warning_coverage",
+            SCORING,
+            "rule condition fired not_evaluable accounts",
+            "per rule: current customers it fired on, and those it could not be evaluated on (value missing)",
+        ),
         _t("health_band_renewal", SCORING, "health_band accounts rate lower_95 upper_95"),
+        _t(
+            "health_bands",
+            SCORING,
+            "health_band label min_score max_score accounts share status discriminates ranges",
+            "accounts per health band now; status holds_nearly_all / empty / nearly_empty / ok",
+        ),
+        _t(
+            "health_distribution",
+            SCORING,
+            "variable p00 p10 p25 p50 p75 p90 p100 missing_share range_low range_high range_source dropped",
+            "where the book's health scores and components lie, and the range each component was scored on",
+        ),
         _t("tier_migration", SCORING, "tier_before"),
         _t("tier_moves", SCORING, "account_id tier_before tier_after direction score_before score_after moved_by"),
         _t(
@@ -125,6 +154,18 @@ TABLES: dict[str, TableSpec] = {
             "account_id score tier tier_label abcd abc flag_potential flag_unprofitable "
             "playbook health_score health_band n_alerts alerts revenue_12m margin_12m arr next_renewal_date",
             "score, tiers, flags, health and alerts of every current customer",
+        ),
+        _t(
+            "lapsed_accounts",
+            SCORING,
+            "account_id lapsed_on days_since_lapse revenue_12m margin_12m tier_previous",
+            "former customers (a contract in the last 12 months, none now): no tier, playbook or alert",
+        ),
+        _t(
+            "scoring_problems",
+            SCORING,
+            "factor problem severity detail action",
+            "what the scoring step left out, and why",
         ),
         _t("churn_km_by_group", CHURN, "grouping group accounts churned median_days"),
         _t("churn_hazard_ratios", CHURN, "factor estimate lower_95 upper_95 p p_adjusted hazard_ratio sentence"),

@@ -228,6 +228,11 @@ class HealthParams(Section):
     neutral_value: Share
     zscore_clip: Annotated[float, Field(gt=0)]
     normalise_weights: bool
+    max_missing_share: Share  # a component missing for more of the accounts is left out (weights rescaled)
+    ranges: Literal["fixed", "book_quantiles"]  # range components: their bounds, or the book's quantiles
+    quantile_range: tuple[Share, Share]  # with book_quantiles: the quantiles that become each range's ends
+    band_max_share: OpenShare  # a band holding more of the accounts "holds nearly all"
+    band_min_share: OpenShare  # a band holding fewer (but some) is "nearly empty"
     components: dict[str, CriterionParams] = Field(min_length=1)
     bands: list[BandParams] = Field(min_length=2)
 
@@ -237,6 +242,10 @@ class HealthParams(Section):
         mins = [b.min for b in self.bands]
         if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
             raise ValueError(f"bands must go from best to worst with descending minimum scores, got {mins}")
+        if not self.quantile_range[0] < self.quantile_range[1]:
+            raise ValueError(f"quantile_range must be [low, high] with low < high, got {list(self.quantile_range)}")
+        if self.band_min_share >= self.band_max_share:
+            raise ValueError("band_min_share must be below band_max_share")
         return self
 
 
@@ -255,6 +264,7 @@ class ScoringParams(Section):
     neutral_value: Share
     zscore_clip: Annotated[float, Field(gt=0)]
     normalise_weights: bool
+    max_missing_share: Share  # a criterion missing for more of the scored accounts is left out (weights rescaled)
     criteria: dict[str, CriterionParams] = Field(min_length=1)
     weights: WeightsParams
     backtest: ScoringBacktestParams
