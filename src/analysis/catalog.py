@@ -190,12 +190,25 @@ TABLES: dict[str, TableSpec] = {
         _t("drivers_agreement", DRIVERS, "factor logit_direction gbm_important verdict"),
         _t("drivers_stability", DRIVERS, "split segment factor estimate lower_95 upper_95 status"),
         _t("renewal_reasons", DRIVERS, "account_id renewal_probability side rank factor sentence"),
-        _t("segment_k_selection", TRAITS, "k"),
+        _t(
+            "segment_k_selection",
+            TRAITS,
+            "k kmeans_silhouette gmm_bic bootstrap_share runner_up margin close",
+            "the criteria per k, how often each k wins over bootstrap resamples, the runner-up and whether "
+            "the choice is close",
+        ),
+        _t(
+            "segment_runner_up",
+            TRAITS,
+            "cluster k n_accounts share_accounts mean_value chosen_cluster share_in_chosen_cluster cluster_name",
+            "the runner-up k's clusters, written only when the choice of k is close",
+        ),
         _t("segment_differences", TRAITS, "cluster feature cluster_value book_value std_diff"),
         _t("segment_profiles", TRAITS, "cluster n_accounts share_accounts cluster_name"),
         _t("segment_rules", TRAITS, "rule_id rule precision_test coverage_test sentence"),
         _t("upgrade_candidates", TRAITS, "account_id tier cluster reason"),
         _t("segments", TRAITS, "account_id cluster cluster_name"),
+        _t("segment_problems", TRAITS, "factor problem severity detail action", "what the segments step left out"),
     ]
 }
 

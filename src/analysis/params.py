@@ -404,6 +404,10 @@ class SegmentsParams(Section):
     covariance_type: Literal["full", "tied", "diag", "spherical"]
     max_missing_share: Annotated[float, Field(gt=0, le=1)]
     drop_constant: bool
+    k_bootstrap: NonNegativeInt  # resamples of the k-selection sample behind the stability of k (0: none)
+    k_bootstrap_sample: Annotated[int, Field(ge=50)]  # accounts per resample
+    k_close_margin: Share  # runner-up silhouette within this share of the chosen k's: a close choice
+    k_stable_share: Share  # chosen k best in fewer of the resamples: a close choice
     top_tiers: list[str] = Field(min_length=1)
     rule_features: list[str]
     rule_max_depth: PositiveInt
