@@ -139,6 +139,7 @@ class ScoringBacktestParams(Section):
     top_share: OpenShare
     stability_points: Annotated[float, Field(gt=0, lt=50)]
     baseline: Method
+    min_group_decisions: PositiveInt  # a lift over fewer renewal decisions is "too few to judge"
 
 
 class TierSchemeParams(Section):

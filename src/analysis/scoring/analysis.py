@@ -229,6 +229,7 @@ def analyse(
         seed=seed,
         top_share=sc.backtest.top_share,
         baseline=sc.backtest.baseline,
+        min_group_decisions=sc.backtest.min_group_decisions,
     )
     bt.metrics.insert(1, "chosen", bt.metrics["weighting"].eq(sc.weights.method))
     problems += [note(text, "(back-test)") for text in bt.notes]

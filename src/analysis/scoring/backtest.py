@@ -51,6 +51,7 @@ VERDICTS = (
     "no_better_than_chance",  # the interval includes chance
     "better_than_chance",  # above chance, not clearly different from the baseline
     "better_than_baseline",  # above chance and the paired difference from the baseline lies above 0
+    "too_few_to_judge",  # a lift over a group with too few renewal decisions to bootstrap
 )
 
 
@@ -153,12 +154,16 @@ def backtest(
     seed: int = 0,
     ci: float = 0.95,
     baseline: str | None = None,
+    min_group_decisions: int = 30,
 ) -> Backtest:
     """Compare weightings on what happened after the as-of date.
 
     ``scores``: weighting name -> score per account at the as-of date (index account_id).
     ``outcomes``: ``analysis.data.features.build_outcomes`` at the same as-of date. Tiers are cut
     with ``scheme`` on each weighting's scores; every interval comes from the same resamples.
+    A lift whose group (the top tier, the top share of scores) holds fewer than
+    ``min_group_decisions`` renewal decisions is not judged (verdict ``too_few_to_judge``): a
+    bootstrap of a handful of accounts that all renewed shows no uncertainty at all.
     """
     missing = [c for c in (renewal, margin, revenue) if c not in outcomes.columns]
     if missing:
@@ -187,7 +192,7 @@ def backtest(
     idx_y = _resamples(rng, int(lab_y.sum()), n_boot)
     idx_m = _resamples(rng, int(lab_m.sum()), n_boot)
     idx_all = _resamples(rng, len(common), n_boot)
-    draws, tiers_rows = {}, []
+    draws, tiers_rows, group_sizes = {}, [], {}
     for name in names:
         s = scores[name].reindex(common).to_numpy(float)
         tier = tiers_for(scheme, scores[name]).reindex(common).cat.codes.to_numpy()
@@ -211,10 +216,18 @@ def backtest(
             rev_share = rev_s / rev_s.sum(axis=1, keepdims=True)
             rev_mean = rev_s / rev_n  # an empty tier has no mean (NaN), not a warning
         tiers_rows.append(_tier_rows(name, scheme, rates, rates_n, rev_mean, rev_share, rev_n, ci))
+        group_sizes[(name, "top_tier_renewal_lift")] = int(rates_n[0, 0])
+        group_sizes[(name, "top20_renewal_lift")] = int(top20[lab_y].sum())
     metrics = _metric_rows(draws, ci, len_y=int(lab_y.sum()), len_m=int(lab_m.sum()))
     baseline = baseline or names[0]
     diffs = _differences(draws, baseline, ci) if len(names) > 1 else pd.DataFrame(columns=DIFFERENCES)
     metrics = with_verdicts(metrics, diffs, baseline, top_share)
+    small = [
+        group_sizes.get((w, m), min_group_decisions) < min_group_decisions
+        for w, m in zip(metrics["weighting"], metrics["metric"])
+    ]
+    metrics.loc[small, ["vs_chance", "vs_baseline", "verdict"]] = ["not judged", "not judged", "too_few_to_judge"]
+    metrics["sentence"] = [_verdict_sentence(r, baseline) for r in metrics.itertuples()]
     return Backtest(metrics, pd.concat(tiers_rows, ignore_index=True), diffs, notes)
 
 
@@ -258,6 +271,7 @@ def _verdict_sentence(r, baseline: str) -> str:
         "better_than_chance": f"better than a random order ({r.chance:g})"
         + ("" if r.vs_baseline == "baseline" else f", not clearly different from '{baseline}'"),
         "better_than_baseline": f"better than a random order and clearly better than '{baseline}'",
+        "too_few_to_judge": "too few renewal decisions in that group to judge",
     }[r.verdict]
     return f"{shown}: {reading}."
 

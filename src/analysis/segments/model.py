@@ -67,7 +67,7 @@ class SegmentModel:
         covariance_type: str = "full",
         max_missing_share: float = 0.5,
         drop_constant: bool = False,
-        k_bootstrap: int = 20,
+        k_bootstrap: int = 10,
         k_bootstrap_sample: int = 1000,
         k_close_margin: float = 0.05,
         k_stable_share: float = 0.8,
