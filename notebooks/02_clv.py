@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -17,8 +19,13 @@
 # Two streams are valued separately and added up:
 # * **orders**: how often the account will buy and how much per order (BG/NBD purchase model and
 #   Gamma-Gamma spend model, fitted on every account's order history);
-# * **contracts**: the renewals still to come on its annual contracts (shifted-beta-geometric
-#   retention model, fitted per size band), times current annual value and margin.
+# * **contracts**: the renewals still to come on its contracts (shifted-beta-geometric retention
+#   model, fitted per term length (monthly, quarterly, semi-annual, annual, multi-year, read from the
+#   contract dates) and per size band), times current annual value and margin. A monthly contract
+#   renews twelve times a year, so its renewals are counted in months, not in years.
+#
+# A book without orders (subscription only) is valued from its contracts alone; the order-stream
+# sections then say why they are empty.
 #
 # The assumptions (horizon, discount rate, margins) are listed at the end and come from the `clv`
 # section of the configuration.
@@ -55,12 +62,15 @@ print(f"Time unit of the purchase model: {result.params.time_unit}")
 # ## Does the purchase model predict what happens next?
 # The model is fitted on orders up to a calibration date and asked how many orders each account
 # would place in the following weeks, which had already happened. Accounts are grouped by how
-# many repeat orders they placed in the calibration period; the closer the two lines, the more
-# the order-stream CLV can be trusted.
+# many repeat orders they placed in the calibration period. The verdict below is computed from the
+# values: *close* when predicted / actual lies within `clv.holdout_tolerance` of 1, *over* or
+# *under* when its whole 95% interval lies beyond that tolerance, *unclear* otherwise (too few
+# customers to tell). Seasonal buying, for example, makes a stationary purchase model miss.
 
 # %%
 print(result.holdout_note)
 if result.holdout is not None:
+    print(result.holdout.loc["all", "sentence"])
     clv.plot_holdout_check(result.holdout, time_unit_label=f"{result.params.holdout_weeks}-week holdout")
     plt.show()
 result.holdout
@@ -68,29 +78,42 @@ result.holdout
 # %% [markdown]
 # ## Fitted models
 # Each parameter with its 95% interval. Purchase rates and dropout are measured in
-# weeks; retention is per annual renewal. Below the table: what could not be estimated, or was
-# estimated differently (for example a size band with too few churners uses the pooled fit).
+# weeks; retention is per renewal of each term class. Below the table: what could not be
+# estimated and why, or what was estimated differently (for example a size band with too few
+# churners uses the pooled fit of its term class).
 
 # %%
 print("\n".join(problems.as_text(result.problems)) or "All models were estimated.")
 result.model_summary.round(4)
 
 # %% [markdown]
-# ## Retention by size band (contracts)
-# Share of customers who renew at each anniversary. Retention rises with tenure because the
-# customers most likely to leave do so early; a flat line means the data show no such sorting.
+# ## Retention by term length and size band (contracts)
+# Share of customers who renew at each renewal, projected over ten years. Retention usually rises
+# with tenure because the customers most likely to leave do so early; a flat line means the data
+# show no such sorting. The table gives, per term length, the observed share of renewal decisions
+# that renewed (with its 95% interval) and whether the retention model fits the observed retention
+# renewal by renewal (`fit_check`, at `clv.misfit_alpha`). Where it does not (for example churn
+# that rises with tenure, which this model cannot represent), that term length is valued with the
+# observed retention per renewal number instead (`model`), plotted below against the model's.
 
 # %%
 curves = result.retention_curves
 if len(curves):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    sns.lineplot(data=curves, x="period", y="retention_rate", hue="segment", marker="o", ax=axes[0])
-    axes[0].set(xlabel="renewal number", ylabel="probability of renewing", title="Projected renewal rate")
-    sns.lineplot(data=curves, x="period", y="survival", hue="segment", marker="o", ax=axes[1])
-    axes[1].set(xlabel="years since first contract", ylabel="share still a customer", title="Projected survival")
+    sns.lineplot(data=curves, x="years", y="survival", hue="term_class", style="segment", ax=axes[0])
+    axes[0].set(xlabel="years since the spell started", ylabel="share still a customer", title="Projected survival")
+    by_renewal = result.retention_by_renewal
+    sns.lineplot(data=by_renewal, x="renewal", y="rate", hue="term_class", marker="o", ax=axes[1])
+    sns.lineplot(data=by_renewal, x="renewal", y="sbg_rate", hue="term_class", linestyle="--", legend=False, ax=axes[1])
+    axes[1].set(
+        xlabel="renewal number (last point: later renewals pooled)",
+        ylabel="share renewing",
+        title="Observed retention (dots) and the sBG (dashed)",
+    )
+    plt.tight_layout()
     plt.show()
 else:
-    print("No contract histories: the contract stream is not valued.")
+    print("No contract reached a renewal decision: the contract stream is not valued.")
 result.retention_table
 
 # %% [markdown]

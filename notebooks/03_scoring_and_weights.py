@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -96,10 +98,16 @@ result.weight_table.pivot(index="factor", columns="weighting", values="estimate"
 #
 # Each figure has a 95% bootstrap interval. The differences table compares each weighting with
 # the baseline on the same resamples, and a difference counts only when its interval excludes 0.
+# Each row's verdict is computed from those intervals: *worse than chance* when the whole interval
+# lies below what a random order would score (AUC 0.5, correlation 0, lift 1), *worse than the
+# baseline* when the paired difference lies below 0. The sentences below say it for the renewal
+# AUC of every weighting (the one marked `chosen` cut the tiers).
 
 # %%
 print("\n".join(result.backtest.notes))
 display(pd.Series(result.backtest_skipped, dtype=object, name="skipped in the back-test (why)"))
+auc = result.backtest.metrics[result.backtest.metrics["metric"] == "renewal_auc"]
+print("\n".join(auc["sentence"]))
 result.backtest.table()
 
 # %%
@@ -126,8 +134,14 @@ plt.show()
 # - **potential**: low value now, high growth (or high CLV, when the CLV notebook wrote it);
 # - **unprofitable**: negative margin after cost to serve, or chronically late payment.
 #
+# Only current customers get a tier: a contract covers the as-of date (or, with no contract, they
+# ordered in the last 12 months). Accounts whose contract lapsed in the last year are listed
+# separately below, with the tier they had a year ago; they get no playbook and no early warning.
+#
 # The table below says, per criterion, how many customers had no value and what the score did
-# with them.
+# with them. A criterion missing for more than `scoring.max_missing_share` of the customers (for
+# example payment behaviour in a book without orders) is left out of the score and the other
+# weights are rescaled in proportion (`dropped`).
 
 # %%
 print("\n".join(problems.as_text(result.problems)))
@@ -147,6 +161,10 @@ result.other_tierings()
 # %%
 result.tiers[["flag_potential", "flag_unprofitable"]].sum().rename("accounts flagged").to_frame()
 
+# %%
+print(f"{len(result.lapsed)} lapsed accounts (contract in the last 12 months, none now), largest revenue first:")
+result.lapsed.head(15)
+
 # %% [markdown]
 # ## Stability: does moving one weight by 5 points reshuffle the tiers?
 # Each weight in turn moves up or down by 5 percentage points; the others absorb the change in
@@ -159,12 +177,18 @@ result.stability.round(3)
 # %% [markdown]
 # ## Health score and early warnings
 # Health is scored 0-100 from feature usage, meeting time, support tickets and NPS, then banded:
-# 80 or more is healthy, 60-80 is watch, below 60 is at risk. The back-test shows the renewal
-# rate per band over the year after the back-test date. The bands earn their place only if
-# healthy customers actually renewed more often.
+# 80 or more is healthy, 60-80 is watch, below 60 is at risk. Each component is scored on a fixed
+# range (`scoring.health.ranges: fixed`), so a band means the same thing from run to run; a
+# component this book does not measure is left out. When a band holds (nearly) everyone or no one
+# the bands cannot tell customers apart here: the status column says so, the distribution shows
+# where the book's scores and components actually lie, and `ranges: book_quantiles` takes each
+# range from this book's own quantiles instead (bands then rank customers within the book).
+# The back-test shows the renewal rate per band over the year after the back-test date. The bands
+# earn their place only if healthy customers actually renewed more often.
 
 # %%
-display(result.health["health_band"].value_counts().rename("accounts now").to_frame())
+display(result.health_bands)
+display(result.health_distribution.round(2))
 display(result.warning_coverage)
 result.health_band_renewal.round(3)
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -81,12 +83,19 @@ print(f"Model, centroids and cluster means saved in {model_dir}.")
 # next; higher is better; the dashed line marks the k used). Right: a Gaussian mixture's BIC (fit
 # penalised for complexity; lower is better). The silhouette tends to favour a coarse split (big versus small
 # customers); when a finer split is more useful, set `segments.k` after reading this plot.
+#
+# How firm is the choice? The clustering is refitted on bootstrap resamples of the customers, and
+# `bootstrap_share` is the share of resamples in which each k has the best silhouette. The choice
+# is *close* when the runner-up's silhouette is within `segments.k_close_margin` of the chosen k's, or
+# the chosen k wins fewer than `segments.k_stable_share` of the resamples; the runner-up's clusters
+# are then shown below the plot (set `segments.k` to use them).
 
 # %%
 selection = result.selection
 if selection is None:
     print(f"k was fixed at {result.model.k_} (segments.k or a saved model); no selection was run.")
 else:
+    print(problems.as_text(result.problems[result.problems["factor"] == "number of clusters"])[0])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     sns.lineplot(x=selection.index, y=selection["kmeans_silhouette"], marker="o", ax=axes[0])
     axes[0].axvline(result.model.k_, color="grey", linestyle="--")
@@ -96,6 +105,8 @@ else:
     plt.tight_layout()
     plt.show()
     display(selection.round(3))
+if result.runner_up is not None:
+    display(result.runner_up.round(3))
 
 # %% [markdown]
 # ## Cluster profiles

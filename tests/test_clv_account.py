@@ -18,9 +18,9 @@ from analysis.clv.account import (
     add_value_at_risk,
     clv_by_group,
     clv_concentration,
-    contract_histories,
-    holdout_report,
 )
+from analysis.clv.contracts import subscription_spells
+from analysis.clv.orders import holdout_report
 from analysis.data.features import build_features
 from analysis.data.io import default_as_of, load_book, write_book
 from analysis.errors import ConfigError
@@ -95,7 +95,7 @@ def test_clv_table_arithmetic(result):
     # Accounts with a running contract are valued by renewals to come.
     active = t[t["active"].fillna(False).astype(bool)]
     assert (active["clv_contracts"] > 0).all()
-    assert set(t["risk_source"]) <= {"1 - p_alive (orders)", "1 - sBG renewal probability", "none"}
+    assert set(t["risk_source"]) <= {"1 - p_alive (orders)", "1 - renewal probability (contracts)", "none"}
     assert result.assumptions["time_unit"] == "weeks" and "as_of" in result.assumptions
 
 
@@ -124,7 +124,9 @@ def test_no_leakage_from_after_as_of(small_book_dir, tmp_path):
     pd.testing.assert_frame_equal(before, masked, check_exact=False, rtol=1e-7)
 
 
-def test_contract_histories_by_hand():
+def test_contract_spells_by_hand():
+    # Was test_contract_histories_by_hand: the per-account history became one row per subscription
+    # spell (account x product line x term class); the same three accounts give the same figures.
     contracts = pd.DataFrame(
         {
             "account_id": ["A", "A", "A", "B", "B", "C"],
@@ -136,13 +138,15 @@ def test_contract_histories_by_hand():
             "renewal_outcome": ["renewed", "renewed", "not_renewed", "renewed", "not_renewed", "renewed"],
         }
     )
-    h = contract_histories(contracts, dt.date(2023, 7, 1))
+    h = subscription_spells(contracts, dt.date(2023, 7, 1)).set_index("account_id")
+    keys = ["renewals_past", "arr", "active", "churned", "periods"]
+    assert (h["term_class"] == "annual").all() and (h["term_months"] == 12).all()
     # A: renewed twice, term 3 running; the outcome of term 3 (ends after as-of) is not used.
-    assert h.loc["A"].to_dict() == {"renewals_past": 2, "arr": 120.0, "active": True, "churned": 0, "periods": 2}
+    assert h.loc["A", keys].to_dict() == {"renewals_past": 2, "arr": 120.0, "active": True, "churned": 0, "periods": 2}
     # B: renewed once, then left at the end of term 2.
-    assert h.loc["B"].to_dict() == {"renewals_past": 1, "arr": 0.0, "active": False, "churned": 1, "periods": 2}
+    assert h.loc["B", keys].to_dict() == {"renewals_past": 1, "arr": 0.0, "active": False, "churned": 1, "periods": 2}
     # C: first term running, no decision yet.
-    assert h.loc["C"].to_dict() == {"renewals_past": 0, "arr": 70.0, "active": True, "churned": 0, "periods": 0}
+    assert h.loc["C", keys].to_dict() == {"renewals_past": 0, "arr": 70.0, "active": True, "churned": 0, "periods": 0}
 
 
 def test_value_at_risk_prefers_a_supplied_churn_risk():
@@ -192,12 +196,12 @@ def test_settings_are_checked():
 
 def test_holdout_report_on_the_book_and_its_fallbacks(small_book):
     as_of = default_as_of(small_book)
-    table, model, note = holdout_report(small_book.df("orders"), as_of, defaults().clv)
+    table, model, note = holdout_report(small_book.df("orders"), as_of, defaults().clv, seed=0)
     assert "holdout of 26 weeks" in note and model is not None
     assert table.loc["all", "predicted"] == pytest.approx(table.loc["all", "actual"], rel=0.10)
-    assert holdout_report(None, as_of, defaults().clv)[2].startswith("No orders table")
+    assert holdout_report(None, as_of, defaults().clv, seed=0)[2].startswith("No orders table")
     single = pd.DataFrame(
         {"account_id": ["A", "B"], "date": pd.to_datetime(["2024-01-05", "2024-02-01"]), "amount": [10.0, 20.0]}
     )
-    table, model, note = holdout_report(single, dt.date(2024, 12, 1), defaults().clv)
+    table, model, note = holdout_report(single, dt.date(2024, 12, 1), defaults().clv, seed=0)
     assert table is None and "could not be made" in note and "repeat purchase" in note

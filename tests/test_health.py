@@ -23,6 +23,11 @@ HEALTH_SETTINGS = {
     "neutral_value": 0.5,
     "zscore_clip": 3.0,
     "normalise_weights": False,
+    "max_missing_share": 1.0,
+    "ranges": "fixed",
+    "quantile_range": [0.05, 0.95],
+    "band_max_share": 0.9,
+    "band_min_share": 0.02,
     "components": {
         "adoption_90d": {"direction": "benefit", "normalise": "range", "bounds": [0, 1], "weight": 0.40},
         "meeting_minutes_90d": {"direction": "benefit", "normalise": "range", "bounds": [0, 600], "weight": 0.30},

@@ -217,11 +217,16 @@ def test_a_constant_feature_is_named_or_dropped_with_a_warning(book):
     assert dropped.dropped_features_ == ["product_lines"] and "product_lines" not in dropped.feature_names_
 
 
-def test_a_mostly_missing_feature_is_refused(book):
+def test_a_mostly_missing_feature_is_dropped_with_a_note(book):
+    # Was "refused" (InsufficientDataError): one sparse column stopped notebook 06 and the whole run
+    # (issue 16.6). It is now dropped with a warning and a problems_ row, never fatal.
     frame = book.copy()
     frame["adoption_90d"] = np.where(np.arange(len(frame)) % 10 < 6, np.nan, frame["adoption_90d"])
-    with pytest.raises(InsufficientDataError, match=r"adoption_90d \(6\d%\)"):
-        sg.SegmentModel(**settings(k=4)).fit(frame)
+    with pytest.warns(UserWarning, match=r"adoption_90d \(6\d%\)"):
+        model = sg.SegmentModel(**settings(k=4)).fit(frame)
+    assert "adoption_90d" in model.dropped_features_ and "adoption_90d" not in model.feature_names_
+    row = model.problems_.set_index("factor").loc["adoption_90d"]
+    assert row["problem"] == "sparse" and row["severity"] == "dropped" and "missing for 6" in row["detail"]
 
 
 def test_missing_columns_duplicates_and_empty_input_have_clear_messages(model, book):

@@ -67,7 +67,9 @@ __all__ = [
     "four_archetypes",
     "null_world",
     "rising_churn_silent_leavers",
+    "seasonal_orders",
     "subscription_only",
+    "value_predicts_churn",
     "with_contradictory_history",
     "with_money_scale",
     "with_reexported_orders",
@@ -1426,6 +1428,90 @@ def four_archetypes(
     return _finish("four_archetypes", tables, dec, acc, stats, truth)
 
 
+# --- 6b. seasonal orders, and a book where value predicts churn -------------------------------------
+
+
+def seasonal_orders(
+    *,
+    n_accounts: int = 1000,
+    seed: int = 8,
+    peak_months: tuple[int, ...] = (2, 3, 4),
+    peak_factor: float = 4.0,
+    orders_per_year: float = 6.0,
+    rate_shape: float = 2.0,
+    data_start: dt.date = DATA_START,
+    extract_date: dt.date = EXTRACT_DATE,
+) -> World:
+    """The null world's accounts and contracts with an order stream whose rate follows the season.
+
+    Each account orders as a Poisson process at rate lambda ~ Gamma(``rate_shape``, mean
+    ``orders_per_year``) a year, times a seasonal factor: ``peak_factor`` in ``peak_months`` and 1 in
+    the other months, scaled so that the factor averages 1 over a year (the yearly rate is
+    lambda whatever the season). It orders from ``first_seen`` to the last day of its last contract
+    (a leaver stops ordering: the dropout a purchase model estimates). ``peak_factor=1`` gives a
+    stationary stream, which a BG/NBD fitted on history predicts well in any holdout; with the
+    default peak in February-April, a holdout from July to December (26 weeks before a 1 January
+    as-of date) is the low season, so a stationary model predicts too many orders there.
+
+    truth: ``peak_months``, ``peak_factor``, ``season`` (factor per month 1-12), ``orders_per_year``,
+    ``rate_shape``, ``order_rate`` (Series account_id -> lambda), plus the null world's truth.
+    """
+    base = null_world(n_accounts=n_accounts, seed=seed, data_start=data_start, extract_date=extract_date)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
+    acc = base.truth["accounts"]
+    first = pd.to_datetime(acc["first_seen"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    last_contract = pd.to_datetime(acc["last_contract_end"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    last = np.where(acc["churned"].to_numpy(bool), last_contract, _day(extract_date))
+    season = np.ones(12)
+    season[[m - 1 for m in peak_months]] = peak_factor
+    season = season * 12 / season.sum()
+    lam = rng.gamma(rate_shape, orders_per_year / rate_shape, len(acc))
+    # Thinning: candidate days at the peak rate, each kept with probability season / max(season).
+    rows, days = _poisson_days(rng, lam * season.max(), first, last)
+    month = (days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12).astype(np.int64)
+    keep = rng.random(len(days)) < season[month] / season.max()
+    rows, days = rows[keep], days[keep]
+    order = np.lexsort((days, rows))
+    rows, days = rows[order], days[order]
+    amount = np.round(800.0 * np.exp(rng.normal(0, 0.5, len(rows))), 2)
+    paid = days + rng.integers(5, 40, len(rows))
+    ext = _day(extract_date)
+    out = base.copy()
+    out.tables["orders"] = pd.DataFrame(
+        {
+            "order_id": _ids("O", len(rows)),
+            "account_id": acc["account_id"].to_numpy()[rows],
+            "date": _dates(days),
+            "amount": amount,
+            "cost": np.round(amount * 0.6, 2),
+            "paid_date": _dates(paid, paid <= ext),
+        }
+    )
+    out.truth.update(
+        {
+            "world": "seasonal_orders",
+            "peak_months": list(peak_months),
+            "peak_factor": peak_factor,
+            "season": {m + 1: round(float(v), 4) for m, v in enumerate(season)},
+            "orders_per_year": orders_per_year,
+            "rate_shape": rate_shape,
+            "order_rate": pd.Series(lam, index=pd.Index(acc["account_id"], name="account_id"), name="order_rate"),
+        }
+    )
+    out.name = "seasonal_orders"
+    return out
+
+
+def value_predicts_churn(*, n_accounts: int = 2000, seed: int = 9, **kwargs) -> World:
+    """Bigger accounts renew *less*: :func:`confounded_by_size` with renewal small 0.92, mid-market
+    0.82, enterprise 0.70 (and no other effect), so a value score (revenue, margin) ranks renewers
+    below leavers: its back-tested renewal AUC lies below 0.5. truth as confounded_by_size."""
+    bands = {"small": 0.92, "mid-market": 0.82, "enterprise": 0.70}
+    world = confounded_by_size(n_accounts=n_accounts, seed=seed, band_renewal=bands, **kwargs)
+    world.name = world.truth["world"] = "value_predicts_churn"
+    return world
+
+
 # --- 7. odd extracts ------------------------------------------------------------------------------
 
 
@@ -1525,6 +1611,8 @@ ALL_WORLDS = {
         midterm_cancellations=2, sparse_orders_share=0.05, **kw
     ),
     "four_archetypes": four_archetypes,
+    "seasonal_orders": seasonal_orders,
+    "value_predicts_churn": value_predicts_churn,
 }
 
 

@@ -60,10 +60,28 @@ TABLES: dict[str, TableSpec] = {
             "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
             "the as-of feature snapshot of every account, built once per run",
         ),
-        _t("clv_holdout_check", CLV, "repeat_purchases_calibration customers actual predicted"),
+        _t(
+            "clv_holdout_check",
+            CLV,
+            "repeat_purchases_calibration customers actual predicted ratio lower_95 upper_95 tolerance verdict "
+            "sentence",
+            "predicted vs actual holdout purchases; verdict close / over / under / unclear (row 'all': the book)",
+        ),
         _t("clv_model_summary", CLV, "model factor estimate std_error lower_95 upper_95 sentence"),
-        _t("clv_retention_segments", CLV, "segment customers churners alpha beta retention_year1 retention_year5 note"),
-        _t("clv_retention_curves", CLV, "segment period retention_rate survival"),
+        _t(
+            "clv_retention_segments",
+            CLV,
+            "term_class segment term_months customers churners decisions renewal_rate_observed renewal_rate_lower_95 "
+            "renewal_rate_upper_95 alpha beta retention_year1 retention_year5 fit_check fit_p trend model note",
+            "retention per term class and segment: observed renewal rate, the sBG, its fit check and the model used",
+        ),
+        _t("clv_retention_curves", CLV, "term_class segment period years retention_rate survival"),
+        _t(
+            "clv_retention_by_renewal",
+            CLV,
+            "term_class renewal decisions churns rate std_error lower_95 upper_95 sbg_rate",
+            "observed retention per renewal number (the last row pools later renewals) next to the sBG's",
+        ),
         _t("clv_concentration", CLV, "accounts clv_share"),
         _t("clv_by_tier", CLV, "clv_tier accounts clv_total clv_mean value_at_risk clv_share"),
         _t(
@@ -71,6 +89,12 @@ TABLES: dict[str, TableSpec] = {
             CLV,
             "account_id clv clv_orders clv_contracts value_at_risk",
             "CLV and value at risk per account",
+        ),
+        _t(
+            "clv_problems",
+            CLV,
+            "factor problem severity detail action",
+            "what the CLV step could not estimate, and why",
         ),
         _t(
             "scoring_weights",
@@ -84,13 +108,37 @@ TABLES: dict[str, TableSpec] = {
             "weighting criterion weight",
             "the weighting that cut this run's tiers (what the report describes)",
         ),
-        _t("scoring_backtest", SCORING, "weighting metric estimate lower_95 upper_95 n sentence"),
+        _t(
+            "scoring_backtest",
+            SCORING,
+            "weighting chosen metric estimate lower_95 upper_95 n chance vs_chance baseline vs_baseline verdict "
+            "sentence",
+            "each weighting back-tested a year earlier; verdict against a random order and the baseline weighting",
+        ),
         _t("scoring_backtest_tiers", SCORING, "weighting tier accounts renewal_rate"),
         _t("scoring_backtest_differences", SCORING, "weighting baseline metric difference lower_95 upper_95 better"),
         _t("tier_sizes", SCORING, "tier label accounts share_accounts"),
         _t("scoring_stability", SCORING, "criterion shift_points accounts_changed share_changed"),
         _t("early_warnings", SCORING, "account_id rule label severity column value threshold"),
+        _t(
+            "early_warning_coverage",
+            SCORING,
+            "rule condition fired not_evaluable accounts",
+            "per rule: current customers it fired on, and those it could not be evaluated on (value missing)",
+        ),
         _t("health_band_renewal", SCORING, "health_band accounts rate lower_95 upper_95"),
+        _t(
+            "health_bands",
+            SCORING,
+            "health_band label min_score max_score accounts share status discriminates ranges",
+            "accounts per health band now; status holds_nearly_all / empty / nearly_empty / ok",
+        ),
+        _t(
+            "health_distribution",
+            SCORING,
+            "variable p00 p10 p25 p50 p75 p90 p100 missing_share range_low range_high range_source dropped",
+            "where the book's health scores and components lie, and the range each component was scored on",
+        ),
         _t("tier_migration", SCORING, "tier_before"),
         _t("tier_moves", SCORING, "account_id tier_before tier_after direction score_before score_after moved_by"),
         _t(
@@ -106,6 +154,18 @@ TABLES: dict[str, TableSpec] = {
             "account_id score tier tier_label abcd abc flag_potential flag_unprofitable "
             "playbook health_score health_band n_alerts alerts revenue_12m margin_12m arr next_renewal_date",
             "score, tiers, flags, health and alerts of every current customer",
+        ),
+        _t(
+            "lapsed_accounts",
+            SCORING,
+            "account_id lapsed_on days_since_lapse revenue_12m margin_12m tier_previous",
+            "former customers (a contract in the last 12 months, none now): no tier, playbook or alert",
+        ),
+        _t(
+            "scoring_problems",
+            SCORING,
+            "factor problem severity detail action",
+            "what the scoring step left out, and why",
         ),
         _t("churn_km_by_group", CHURN, "grouping group accounts churned median_days"),
         _t("churn_hazard_ratios", CHURN, "factor estimate lower_95 upper_95 p p_adjusted hazard_ratio sentence"),
@@ -143,12 +203,25 @@ TABLES: dict[str, TableSpec] = {
             "term_class decided contracts left_out renewed renewal_rate lower_95 upper_95 share_of_contracts",
             "renewal rate per contract term class (monthly ... multi-year)",
         ),
-        _t("segment_k_selection", TRAITS, "k"),
+        _t(
+            "segment_k_selection",
+            TRAITS,
+            "k kmeans_silhouette gmm_bic bootstrap_share runner_up margin close",
+            "the criteria per k, how often each k wins over bootstrap resamples, the runner-up and whether "
+            "the choice is close",
+        ),
+        _t(
+            "segment_runner_up",
+            TRAITS,
+            "cluster k n_accounts share_accounts mean_value chosen_cluster share_in_chosen_cluster cluster_name",
+            "the runner-up k's clusters, written only when the choice of k is close",
+        ),
         _t("segment_differences", TRAITS, "cluster feature cluster_value book_value std_diff"),
         _t("segment_profiles", TRAITS, "cluster n_accounts share_accounts cluster_name"),
         _t("segment_rules", TRAITS, "rule_id rule precision_test coverage_test sentence"),
         _t("upgrade_candidates", TRAITS, "account_id tier cluster reason"),
         _t("segments", TRAITS, "account_id cluster cluster_name"),
+        _t("segment_problems", TRAITS, "factor problem severity detail action", "what the segments step left out"),
     ]
 }
 

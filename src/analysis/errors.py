@@ -35,6 +35,11 @@ class ConvergenceError(AnalysisError, RuntimeError):
     """An optimiser did not converge."""
 
 
+class DegenerateFitError(ConvergenceError):
+    """An optimiser converged to a boundary of the parameter space (a parameter -> 0 or infinity, or a
+    singular information matrix): the data do not identify the model, so it is not estimated."""
+
+
 class ConvergenceWarning(RuntimeWarning):
     """An optimiser converged with caveats (for example a singular Hessian)."""
 

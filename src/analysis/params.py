@@ -141,6 +141,7 @@ class ScoringBacktestParams(Section):
     top_share: OpenShare
     stability_points: Annotated[float, Field(gt=0, lt=50)]
     baseline: Method
+    min_group_decisions: PositiveInt  # a lift over fewer renewal decisions is "too few to judge"
 
 
 class TierSchemeParams(Section):
@@ -230,6 +231,11 @@ class HealthParams(Section):
     neutral_value: Share
     zscore_clip: Annotated[float, Field(gt=0)]
     normalise_weights: bool
+    max_missing_share: Share  # a component missing for more of the accounts is left out (weights rescaled)
+    ranges: Literal["fixed", "book_quantiles"]  # range components: their bounds, or the book's quantiles
+    quantile_range: tuple[Share, Share]  # with book_quantiles: the quantiles that become each range's ends
+    band_max_share: OpenShare  # a band holding more of the accounts "holds nearly all"
+    band_min_share: OpenShare  # a band holding fewer (but some) is "nearly empty"
     components: dict[str, CriterionParams] = Field(min_length=1)
     bands: list[BandParams] = Field(min_length=2)
 
@@ -239,6 +245,10 @@ class HealthParams(Section):
         mins = [b.min for b in self.bands]
         if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
             raise ValueError(f"bands must go from best to worst with descending minimum scores, got {mins}")
+        if not self.quantile_range[0] < self.quantile_range[1]:
+            raise ValueError(f"quantile_range must be [low, high] with low < high, got {list(self.quantile_range)}")
+        if self.band_min_share >= self.band_max_share:
+            raise ValueError("band_min_share must be below band_max_share")
         return self
 
 
@@ -257,6 +267,7 @@ class ScoringParams(Section):
     neutral_value: Share
     zscore_clip: Annotated[float, Field(gt=0)]
     normalise_weights: bool
+    max_missing_share: Share  # a criterion missing for more of the scored accounts is left out (weights rescaled)
     criteria: dict[str, CriterionParams] = Field(min_length=1)
     weights: WeightsParams
     backtest: ScoringBacktestParams
@@ -292,6 +303,12 @@ class ClvParams(Section):
     segment: str | None
     min_segment_churners: PositiveInt
     holdout_weeks: PositiveInt
+    holdout_tolerance: OpenShare  # predicted / actual within this share of 1 reads "close"
+    holdout_n_boot: PositiveInt  # bootstrap resamples of customers for the holdout ratio's interval
+    holdout_min_customers: PositiveInt  # a group of fewer customers reads "unclear"
+    misfit_alpha: OpenShare  # the sBG misfits when its check against retention by renewal number has p below this
+    min_decisions_per_renewal: PositiveInt  # renewal numbers with fewer decisions are pooled with the later ones
+    max_renewal_number: Annotated[int, Field(ge=2, le=120)]  # renewal numbers from this one on are pooled
 
 
 # --- survival --------------------------------------------------------------------------------
@@ -415,6 +432,10 @@ class SegmentsParams(Section):
     covariance_type: Literal["full", "tied", "diag", "spherical"]
     max_missing_share: Annotated[float, Field(gt=0, le=1)]
     drop_constant: bool
+    k_bootstrap: NonNegativeInt  # resamples of the k-selection sample behind the stability of k (0: none)
+    k_bootstrap_sample: Annotated[int, Field(ge=50)]  # accounts per resample
+    k_close_margin: Share  # runner-up silhouette within this share of the chosen k's: a close choice
+    k_stable_share: Share  # chosen k best in fewer of the resamples: a close choice
     top_tiers: list[str] = Field(min_length=1)
     rule_features: list[str]
     rule_max_depth: PositiveInt

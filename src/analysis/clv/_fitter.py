@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.core import problems as problems_
 from analysis.core.summary import Z_95, summary_frame
-from analysis.errors import ConvergenceError, ConvergenceWarning, NotFittedError
+from analysis.errors import ConvergenceError, ConvergenceWarning, DegenerateFitError, NotFittedError
 
 
 class MLEFitter:
@@ -46,12 +46,37 @@ class MLEFitter:
             p = np.exp(theta)
             with np.errstate(all="ignore"):
                 ll, g, h = self._loglik(p, hessian=True)
-            if not np.isfinite(ll):
+            if not (np.isfinite(ll) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+                # Overflow in the likelihood or its derivatives: the point counts as infinitely bad, so the
+                # trust region shrinks instead of handing scipy a NaN Hessian ("array must not contain infs").
                 ll, g, h = -np.inf, np.zeros_like(p), np.zeros((len(p), len(p)))
             g_theta = p * g
             h_theta = np.outer(p, p) * h + np.diag(g_theta)
             self._cache_key, self._cache = key, (-ll / scale, -g_theta / scale, -h_theta / scale)
         return self._cache
+
+    def _alternative_starts(self, initial: np.ndarray) -> list[np.ndarray]:
+        """Starting points tried, in order, when the fit from ``initial`` fails (none by default)."""
+        return []
+
+    def _minimise(self, start: np.ndarray, scale: float, max_iter: int, tol: float):
+        self._cache_key, self._cache = None, None
+        # One BLAS thread: the likelihood makes many small dot products, which multi-threaded
+        # OpenBLAS slows down (10x on a busy 2-core machine) instead of speeding up.
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is rejected by the trust region
+            return optimize.minimize(
+                lambda th: self._objective(th, scale)[:2],
+                np.log(start),
+                jac=True,
+                hess=lambda th: self._objective(th, scale)[2],
+                method="trust-exact",
+                options={"gtol": tol, "maxiter": max_iter},
+            )
+
+    def _converged(self, res, tol: float) -> bool:
+        grad_norm = float(np.max(np.abs(res.jac))) if res.jac is not None else np.inf
+        return bool(np.isfinite(res.fun) and np.all(np.isfinite(res.x)) and (res.success or grad_norm < 1e3 * tol))
 
     def _optimise(self, initial_params, n_obs: float, max_iter: int, tol: float) -> None:
         p0 = np.asarray(initial_params, dtype=float)
@@ -59,26 +84,30 @@ class MLEFitter:
             raise ConvergenceError(
                 f"initial_params must be {len(self.param_names)} positive numbers {self.param_names}."
             )
-        self._cache_key, self._cache = None, None
         scale = float(n_obs)
-        # One BLAS thread: the likelihood makes many small dot products, which multi-threaded
-        # OpenBLAS slows down (10x on a busy 2-core machine) instead of speeding up.
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in trial steps is rejected by the trust region
-            res = optimize.minimize(
-                lambda th: self._objective(th, scale)[:2],
-                np.log(p0),
-                jac=True,
-                hess=lambda th: self._objective(th, scale)[2],
-                method="trust-exact",
-                options={"gtol": tol, "maxiter": max_iter},
+        starts = [p0, *self._alternative_starts(p0)]
+        failures = []
+        res = self._last_result = None
+        for start in starts:
+            try:
+                attempt = self._minimise(start, scale, max_iter, tol)
+            except (ValueError, np.linalg.LinAlgError) as exc:  # scipy's own checks on a degenerate step
+                failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            self._last_result = attempt  # kept so a subclass can diagnose a failed fit
+            if self._converged(attempt, tol):
+                res = attempt
+                break
+            grad_norm = float(np.max(np.abs(attempt.jac))) if attempt.jac is not None else np.inf
+            shown = dict(zip(self.param_names, np.round(np.exp(attempt.x), 4)))
+            failures.append(
+                f"{attempt.message} after {attempt.nit} iterations; largest gradient {grad_norm:.2g}, "
+                f"parameters {shown}"
             )
-        self._last_result = res  # kept so a subclass can diagnose a failed fit
-        grad_norm = float(np.max(np.abs(res.jac))) if res.jac is not None else np.inf
-        if not (np.isfinite(res.fun) and np.all(np.isfinite(res.x)) and (res.success or grad_norm < 1e3 * tol)):
+        if res is None:
+            tried = f"from {len(starts)} starting points " if len(starts) > 1 else ""
             raise ConvergenceError(
-                f"The {self.model_name} fit did not converge after {res.nit} iterations ({res.message}; largest "
-                f"gradient {grad_norm:.2g}, parameters {dict(zip(self.param_names, np.round(np.exp(res.x), 4)))}). "
+                f"The {self.model_name} fit did not converge {tried}({'; '.join(failures)}). "
                 f"Try: {self.convergence_advice}."
             )
         theta = res.x
@@ -88,6 +117,37 @@ class MLEFitter:
         self.n_obs_ = float(n_obs)
         self.problems_ = problems_.problems_frame()
         self._set_variance(theta, scale)
+        reason = self._degenerate_reason()
+        if reason:
+            for name in ("params_", "log_likelihood_", "standard_errors_", "variance_matrix_"):
+                self.__dict__.pop(name, None)  # a refused fit leaves the model unfitted
+            raise DegenerateFitError(reason)
+
+    # Shape parameters that may not collapse towards 0 (a fit there is a boundary, not an estimate),
+    # and the floor below which they count as collapsed. Models that refuse such fits set them.
+    shape_params: tuple[str, ...] = ()
+    shape_floor = 1e-3
+    degenerate_advice = "collect more history before valuing this stream"
+
+    def _degenerate_reason(self) -> str | None:
+        """Why the fitted optimum is a boundary the data cannot identify (None: a proper estimate).
+
+        Only for models that list ``shape_params``; the sBG has its own constant-churn limit."""
+        if not self.shape_params:
+            return None
+        shown = ", ".join(f"{k} = {v:.3g}" for k, v in self.params_.items())
+        collapsed = [k for k in self.shape_params if self.params_[k] < self.shape_floor]
+        if collapsed:
+            return (
+                f"the {self.model_name} fit ran to the edge of the parameter space ({', '.join(collapsed)} -> 0; "
+                f"{shown}): the data cannot pin the model down. Try: {self.degenerate_advice}."
+            )
+        if not np.all(np.isfinite(self.standard_errors_)):
+            return (
+                f"the {self.model_name} information matrix is singular at the optimum ({shown}; standard errors "
+                f"undefined): the data cannot pin the model down. Try: {self.degenerate_advice}."
+            )
+        return None
 
     def _set_variance(self, theta: np.ndarray, scale: float) -> None:
         """Covariance of the log-parameters from the observed information (inverse Hessian)."""
@@ -98,7 +158,9 @@ class MLEFitter:
             ok = np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0)
         except np.linalg.LinAlgError:
             ok = False
-        if not ok:
+        if not ok and self.shape_params:
+            cov = np.full((len(names), len(names)), np.nan)  # the fit is refused by _degenerate_reason
+        elif not ok:
             detail = (
                 f"The {self.model_name} information matrix is singular at the optimum: standard errors are NaN. "
                 f"The parameters are not all identified by this data (for example too few repeat buyers or churners)."

@@ -1,5 +1,5 @@
 """Account-level CLV: the order stream (BG/NBD x Gamma-Gamma) plus the contract stream (annual
-value x margin x DERL from segment-level sBG fits), with value at risk and concentration.
+value x margin x DERL from sBG fits per term class), with value at risk and concentration.
 
 Assumptions (returned with every result in ``AccountClv.assumptions`` and shown in the report):
 
@@ -7,9 +7,13 @@ Assumptions (returned with every result in ``AccountClv.assumptions`` and shown 
   discounted monthly over ``horizon_years`` at ``annual_discount_rate``; margin = each account's
   observed order margin share (``order_margin: observed``, book-wide share when an account has no
   cost data) or a fixed share;
-* contract stream: current ARR x ``contract_margin`` x DERL, i.e. the renewals still to come,
-  the next one counted as if due now (the current, already signed term is not included);
-  at most ``horizon_years`` renewals, discounted yearly at the same rate;
+* contract stream: per subscription spell (an account's consecutive contracts on one product line
+  with one term class, ``analysis.clv.contracts``), the running annual value x term length x
+  ``contract_margin`` x DERL counted in terms of the spell's class: the renewals still to come,
+  the next one counted as if due now (the current, already signed term is not included); at most
+  ``horizon_years`` of renewals, discounted per term at the yearly rate converted to the term;
+* retention per term class from the sBG (per segment where there are enough churners), replaced
+  by the observed retention per renewal number where the sBG misfits (``analysis.clv.retention``);
 * CLV is floored at zero per stream (see ``analysis.clv.value``).
 """
 
@@ -21,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.clv._inputs import convert_time, require_columns
+from analysis.clv._inputs import require_columns
 from analysis.clv.bgnbd import BetaGeoModel
+from analysis.clv.contracts import subscription_spells
 from analysis.clv.gamma_gamma import GammaGammaModel
-from analysis.clv.rfm import calibration_holdout, holdout_check, rfm_summary
-from analysis.clv.sbg import fit_by_segment
-from analysis.clv.value import customer_lifetime_value
+from analysis.clv.orders import order_stream
+from analysis.clv.retention import Retention, fit_retention
 from analysis.core import problems as problems_
 from analysis.data.asof import require_date
 from analysis.errors import ConvergenceError, InsufficientDataError
@@ -47,99 +51,84 @@ class AccountClv:
     table: pd.DataFrame
     purchases: BetaGeoModel | None
     spend: GammaGammaModel | None
-    retention: dict
-    retention_table: pd.DataFrame | None
+    retention: Retention | None  # None: no contracts, or no spell reached a renewal decision
+    spells: pd.DataFrame | None  # the contract stream per subscription spell (None: no contracts)
     assumptions: dict
     problems: pd.DataFrame
+
+    @property
+    def retention_table(self) -> pd.DataFrame | None:
+        return None if self.retention is None else self.retention.table
 
 
 # --- contracts -------------------------------------------------------------------------------
 
+MONTHS_PER_YEAR = 12
 
-def contract_histories(contracts: pd.DataFrame, as_of: dt.date, segments: pd.Series | None = None) -> pd.DataFrame:
-    """Per account with a contract started before ``as_of``: renewal history and current ARR.
 
-    Columns: renewals_past (renewal decisions taken, renewed), churned (last decision before
-    ``as_of`` was not to renew and nothing is active), active, arr (annual value of contracts
-    running at ``as_of``), periods (sBG input: the period churned in, or renewals survived) and
-    the segment when ``segments`` is given. Outcomes of contracts ending on or after ``as_of`` are
-    not used, so a back-test sees only what was known then.
+def keep_probability(model, renewals_past: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    """P(renewing each of the next ``decisions`` renewals | ``renewals_past`` made so far)."""
+    k = np.arange(int(decisions.max(initial=1)))
+    steps = model.renewal_probability(renewals_past[:, None] + k[None, :])
+    return np.prod(np.where(k[None, :] < decisions[:, None], steps, 1.0), axis=1)
+
+
+def contract_stream(spells: pd.DataFrame, retention: Retention, clv_params: ClvParams) -> pd.DataFrame:
+    """Per spell: DERL in terms, the contract CLV and the probability of keeping it for a year.
+
+    A spell of term T months renews 12 / T times a year: one period's payment is ``arr x T / 12``,
+    the discount per period is ``(1 + d)^(T / 12) - 1`` and the horizon is ``horizon_years x 12 / T``
+    periods. ``renewal_probability`` is the chance of renewing every decision of the next 12
+    months (at least the next one), so it means the same for monthly and annual contracts.
     """
-    require_columns(contracts, ("account_id", "start", "end", "annual_value", "renewal_outcome"), "Contract histories")
-    as_of = pd.Timestamp(require_date(as_of))
-    k = contracts[pd.to_datetime(contracts["start"]) < as_of].copy()
-    k["end"] = pd.to_datetime(k["end"])
-    decided = k[k["end"] < as_of]
-    by_end = (
-        decided.assign(renewed=decided["renewal_outcome"].eq("renewed")).groupby(["account_id", "end"])["renewed"].any()
+    out = pd.DataFrame(index=spells.index)
+    out["derl"], out["renewal_probability"], out["clv_contracts"] = 0.0, np.nan, 0.0
+    active = spells[spells["active"]]
+    keys = ["term_class", "segment"] if "segment" in active else ["term_class"]
+    margin = max(clv_params.contract_margin, 0.0)
+    for key, part in active.groupby(keys, observed=True):
+        term, segment = (key[0], key[1]) if len(keys) == 2 else (key[0], None)
+        model = retention.model_for(term, segment)
+        if model is None:
+            continue  # not estimated for this term class (a problems row says why)
+        years = float(part["term_months"].iloc[0]) / MONTHS_PER_YEAR
+        per_period = (1 + clv_params.annual_discount_rate) ** years - 1
+        horizon = max(1, round(clv_params.horizon_years / years))
+        past = part["renewals_past"].to_numpy(dtype=np.int64)
+        derl = model.derl(past, per_period, horizon=horizon)
+        decisions = np.full(len(part), max(1, int(np.floor(1 / years + 1e-9))))
+        out.loc[part.index, "derl"] = derl
+        out.loc[part.index, "renewal_probability"] = keep_probability(model, past, decisions)
+        out.loc[part.index, "clv_contracts"] = np.clip(part["arr"].to_numpy() * years * margin * derl, 0.0, None)
+    return out
+
+
+def account_contracts(spells: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """The contract columns of ``clv_accounts`` from the spells: arr, active, churned, renewals_past
+    (of the running spells), clv_contracts, renewal_probability (ARR-weighted over running spells),
+    derl (discounted years of today's ARR still to come: clv_contracts / (arr x margin)) and
+    main_term (term class of the largest running spell)."""
+    frame = spells.copy()
+    frame["_w"] = frame["arr"].where(frame["active"] & frame["renewal_probability"].notna(), 0.0)
+    frame["_wp"] = frame["_w"] * frame["renewal_probability"].fillna(0.0)
+    frame["_running_renewals"] = frame["renewals_past"].where(frame["active"], 0)
+    g = frame.groupby("account_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "renewals_past": g["_running_renewals"].sum().astype(int),
+            "arr": g["arr"].sum(),
+            "active": g["active"].any(),
+            "churned": (~g["active"].any() & g["churned"].any()).astype(int),
+            "clv_contracts": g["clv_contracts"].sum(),
+        }
     )
-    last = by_end.groupby(level="account_id").last()
-    running = k[k["end"] >= as_of]
-    out = pd.DataFrame(index=pd.Index(sorted(k["account_id"].unique()), name="account_id"))
-    out["renewals_past"] = by_end.groupby(level="account_id").sum().reindex(out.index, fill_value=0).astype(int)
-    out["arr"] = running.groupby("account_id")["annual_value"].sum().reindex(out.index, fill_value=0.0)
-    out["active"] = out.index.isin(running["account_id"])
-    out["churned"] = (~out["active"] & last.reindex(out.index).eq(False)).astype(int)
-    out["periods"] = out["renewals_past"] + out["churned"]
-    if segments is not None:
-        out["segment"] = segments.reindex(out.index).fillna("unknown").astype(str).to_numpy()
+    weight = g["_w"].sum()
+    out["renewal_probability"] = (g["_wp"].sum() / weight).where(weight > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["derl"] = (out["clv_contracts"] / (out["arr"] * margin)).where(out["arr"] > 0, 0.0)
+    largest = frame[frame["active"]].sort_values("arr", ascending=False, kind="stable").groupby("account_id").first()
+    out["main_term"] = largest["term_class"].astype(object).reindex(out.index)
     return out
-
-
-def contract_stream(
-    histories: pd.DataFrame, models: dict, margin: float, annual_discount_rate: float, horizon_years: float
-) -> pd.DataFrame:
-    """clv_contracts = ARR x margin x DERL and the probability of not renewing next time."""
-    out = pd.DataFrame(index=histories.index)
-    renewal_p = pd.Series(np.nan, index=histories.index)
-    derl = pd.Series(0.0, index=histories.index)
-    active = histories[histories["active"]]
-    groups = active.groupby("segment") if "segment" in active else [("all", active)]
-    for name, part in groups:
-        model = models.get(name, models["all"])
-        renewal_p[part.index] = model.renewal_probability(part["renewals_past"])
-        derl[part.index] = model.derl(part["renewals_past"], annual_discount_rate, horizon=round(horizon_years))
-    out["derl"] = derl
-    out["renewal_probability"] = renewal_p
-    out["clv_contracts"] = np.clip(histories["arr"] * max(margin, 0.0) * derl, 0.0, None)
-    return out
-
-
-# --- orders ----------------------------------------------------------------------------------
-
-
-def order_margin_rates(orders: pd.DataFrame, as_of: dt.date) -> pd.Series:
-    """Each account's observed margin share sum(amount - cost) / sum(amount) before ``as_of``."""
-    before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(require_date(as_of))]
-    if "cost" not in before or before["cost"].isna().all():
-        return pd.Series(dtype=float)
-    known = before.dropna(subset=["cost"])
-    sums = known.groupby("account_id")[["amount", "cost"]].sum()
-    return ((sums["amount"] - sums["cost"]) / sums["amount"].where(sums["amount"] > 0)).rename("margin_rate")
-
-
-def order_stream(rfm: pd.DataFrame, margin, clv_params: ClvParams, problems: list[dict]):
-    """Fit BG/NBD and Gamma-Gamma on ``rfm`` and value each account's order stream."""
-    unit = clv_params.time_unit
-    purchases = BetaGeoModel().fit(rfm, time_unit=unit)
-    spendable = (rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)
-    if not spendable.all():
-        problems.append(
-            problems_.problem(
-                "Gamma-Gamma spend",
-                "nonpositive_spend",
-                "dropped",
-                f"{int((~spendable).sum())} repeat buyers with zero or negative mean spend were left out of the "
-                f"spend model; their expected spend is set to 0.",
-                "net returns against their orders, or leave them out on purpose",
-            )
-        )
-    spend = GammaGammaModel().fit(rfm[spendable])
-    horizon = convert_time(clv_params.horizon_years, "years", unit)
-    safe = rfm.assign(monetary_value=rfm["monetary_value"].where(spendable, 1.0))
-    table = customer_lifetime_value(purchases, spend, safe, unit, horizon, clv_params.annual_discount_rate, margin)
-    table.loc[~spendable, ["expected_spend", "clv"]] = 0.0
-    return table.rename(columns={"clv": "clv_orders"}), purchases, spend
 
 
 # --- combining -------------------------------------------------------------------------------
@@ -149,14 +138,14 @@ def add_value_at_risk(table: pd.DataFrame, churn_risk: pd.Series | None = None) 
     """value_at_risk = clv x P(lose the account), with the source of that probability named.
 
     P(lose) is the supplied churn risk (e.g. from the survival model) where given, else
-    1 - sBG renewal probability for contract accounts, else 1 - P(alive) for order-only accounts.
+    1 - renewal probability (the next 12 months) for contract accounts, else 1 - P(alive) for order-only accounts.
     """
     out = table.copy()
     risk = pd.Series(np.nan, index=out.index)
     source = pd.Series("none", index=out.index, dtype=object)
     steps = [
         (1 - out["p_alive"], "1 - p_alive (orders)"),
-        (1 - out["renewal_probability"], "1 - sBG renewal probability"),
+        (1 - out["renewal_probability"], "1 - renewal probability (contracts)"),
     ]
     if churn_risk is not None:
         steps.append((churn_risk.reindex(out.index), "churn risk supplied"))
@@ -216,49 +205,42 @@ def account_clv(book, as_of: dt.date, clv_params: ClvParams, churn_risk: pd.Seri
         table[seg_col] = accounts[seg_col]
 
     purchases = spend = None
-    orders = book.df("orders") if book.has("orders") else None
     order_cols = ["p_alive", "expected_purchases", "expected_spend", "clv_orders"]
     try:
-        if orders is None:
-            raise InsufficientDataError("the orders table is absent")
-        rfm = rfm_summary(orders, as_of, clv_params.time_unit)
-        rfm = rfm[rfm.index.isin(table.index)]
-        margin = _order_margin(orders, as_of, rfm.index, clv_params, problems)
-        values, purchases, spend = order_stream(rfm, margin, clv_params, problems)
+        if not book.has("orders"):
+            raise InsufficientDataError("this book has no orders table (a subscription-only book)")
+        orders = book.df("orders")
+        values, purchases, spend, margin = order_stream(orders, as_of, table.index, clv_params, problems)
         table = table.join(values[order_cols])
         table["order_margin_rate"] = margin if isinstance(margin, pd.Series) else float(margin)
     except (InsufficientDataError, ConvergenceError) as exc:
-        problems.append(_not_estimated("order stream", f"Order-stream CLV not estimated ({exc}); clv_orders is 0."))
+        problems.append(
+            _not_estimated("order stream", f"Order-stream CLV not estimated, because {exc}; clv_orders is 0.")
+        )
         for col in order_cols:
             table[col] = np.nan
     table["clv_orders"] = table["clv_orders"].fillna(0.0)
 
-    retention, retention_table = {}, None
+    retention = spells = None
     contract_cols = ["renewals_past", "arr", "active", "churned", "derl", "renewal_probability", "clv_contracts"]
     try:
         if not book.has("contracts"):
             raise InsufficientDataError("the contracts table is absent")
-        hist = contract_histories(book.df("contracts"), as_of, accounts[seg_col] if seg_col else None)
-        fit_on = hist[hist["periods"] >= 1]
-        retention, retention_table = fit_by_segment(
-            fit_on, "segment" if seg_col else None, clv_params.min_segment_churners
-        )
-        problems += [
-            problems_.problem(f"sBG retention: {seg}", "retention_fit", "adjusted", f"sBG for {seg} {note}")
-            for seg, note in retention_table["note"].items()
-            if note
-        ]
-        values = contract_stream(
-            hist, retention, clv_params.contract_margin, clv_params.annual_discount_rate, clv_params.horizon_years
-        )
-        table = table.join(hist[["renewals_past", "arr", "active", "churned"]]).join(values)
+        spells = subscription_spells(book.df("contracts"), as_of, accounts[seg_col] if seg_col else None)
+        if not (spells["periods"] >= 1).any():
+            raise InsufficientDataError("no contract has reached a renewal decision yet")
+        retention = fit_retention(spells, seg_col is not None, clv_params)
+        problems += retention.problems
+        values = contract_stream(spells, retention, clv_params)
+        spells = spells.join(values)
+        table = table.join(account_contracts(spells, max(clv_params.contract_margin, 0.0)))
     except (InsufficientDataError, ConvergenceError) as exc:
         problems.append(
-            _not_estimated("contract stream", f"Contract-stream CLV not estimated ({exc}); clv_contracts is 0.")
+            _not_estimated("contract stream", f"Contract-stream CLV not estimated, because {exc}; clv_contracts is 0.")
         )
-        for col in contract_cols:
-            if col not in table:
-                table[col] = np.nan
+    for col in contract_cols:
+        if col not in table:
+            table[col] = np.nan
     table["clv_contracts"] = table["clv_contracts"].fillna(0.0)
     table["clv"] = table["clv_orders"] + table["clv_contracts"]
     table = add_value_at_risk(table, churn_risk)
@@ -268,25 +250,44 @@ def account_clv(book, as_of: dt.date, clv_params: ClvParams, churn_risk: pd.Seri
         "order_margin_source": "observed share per account (book share when unknown)"
         if clv_params.order_margin == "observed"
         else f"fixed {clv_params.order_margin}",
-        "contract_value": "ARR x contract_margin x DERL (renewals to come, next one undiscounted)",
-        "value_at_risk": "CLV x churn probability (supplied risk, else 1 - sBG renewal probability, else 1 - P(alive))",
+        "contract_value": "per spell: running annual value x term length x contract_margin x DERL counted in terms "
+        "(renewals to come, next one undiscounted), summed per account",
+        "retention": "sBG per term class (per segment with enough churners); observed rates per renewal number "
+        "where the sBG misfits",
+        "renewal_probability": "probability of renewing every decision of the next 12 months (at least the next)",
+        "value_at_risk": "CLV x churn probability (supplied risk, else 1 - renewal probability, else 1 - P(alive))",
     }
     frame = problems_.concat(problems_.problems_frame(problems), *_model_problems(purchases, spend, retention))
-    return AccountClv(table, purchases, spend, retention, retention_table, assumptions, frame)
+    return AccountClv(table, purchases, spend, retention, spells, assumptions, frame)
 
 
 def _not_estimated(stream: str, detail: str) -> dict:
     return problems_.problem(stream, "not_estimated", "fatal", detail, "its CLV is 0; see docs/clv.md (Bad input)")
 
 
-def _model_problems(purchases, spend, retention: dict) -> list[pd.DataFrame]:
+def _retention_models(retention: Retention | None) -> list[tuple[str, object]]:
+    """(label, model) of every retention fit shown: each term class's pooled sBG, its segments' own
+    fits, and the per-renewal rates of a class where the sBG misfits."""
+    if retention is None:
+        return []
+    parts = []
+    for (term, name), model in retention.sbg.items():
+        pooled = retention.sbg[(term, "all")]
+        if name == "all" or model is not pooled:
+            parts.append((f"sBG retention: {term} / {name}", model))
+    parts += [
+        (f"renewal rates: {term}", model)
+        for term, model in retention.rates.items()
+        if retention.checks[term]["verdict"] == "misfit"
+    ]
+    return parts
+
+
+def _model_problems(purchases, spend, retention: Retention | None) -> list[pd.DataFrame]:
     """The fitted models' own ``problems_`` (a singular information matrix ...), named by model.
 
-    A segment on the pooled fit is not repeated, and the constant-churn limit of the sBG is already
-    said by the retention table's note."""
-    parts = [("BG/NBD purchases", purchases), ("Gamma-Gamma spend", spend)]
-    pooled = retention.get("all")
-    parts += [(f"sBG retention: {name}", m) for name, m in retention.items() if name == "all" or m is not pooled]
+    The constant-churn limit of the sBG is already said by the retention table's note."""
+    parts = [("BG/NBD purchases", purchases), ("Gamma-Gamma spend", spend), *_retention_models(retention)]
     frames = []
     for label, model in parts:
         found = getattr(model, "problems_", None)
@@ -298,55 +299,9 @@ def _model_problems(purchases, spend, retention: dict) -> list[pd.DataFrame]:
 def model_summaries(result: AccountClv) -> pd.DataFrame:
     """The fitted models' summaries stacked, with a ``model`` column (for the report)."""
     parts = [("BG/NBD purchases", result.purchases), ("Gamma-Gamma spend", result.spend)]
-    parts += [(f"sBG retention: {name}", m) for name, m in result.retention.items()]
+    parts += _retention_models(result.retention)
     frames = [m.summary.reset_index().assign(model=label) for label, m in parts if m is not None]
     if not frames:
         return pd.DataFrame(columns=["model", "factor"])
     frame = pd.concat(frames, ignore_index=True)
     return frame[["model", *[c for c in frame.columns if c != "model"]]]
-
-
-def holdout_report(orders: pd.DataFrame | None, as_of: dt.date, clv_params: ClvParams):
-    """Fit BG/NBD on orders before ``as_of - holdout_weeks`` and compare its predictions for the
-    holdout with what happened.
-
-    Returns (holdout check table or None, calibration model or None, a sentence saying what was
-    done or why it could not be).
-    """
-    calibration_end = require_date(as_of) - dt.timedelta(weeks=clv_params.holdout_weeks)
-    if orders is None:
-        return None, None, "No orders table in this extract: the order stream and its holdout check are skipped."
-    try:
-        split = calibration_holdout(orders, calibration_end, as_of, clv_params.time_unit)
-        model = BetaGeoModel().fit(split, time_unit=clv_params.time_unit)
-    except (InsufficientDataError, ConvergenceError) as exc:
-        return None, None, f"The holdout check could not be made: {exc}"
-    table = holdout_check(model, split, clv_params.time_unit)
-    return (
-        table,
-        model,
-        (
-            f"Calibration on orders before {calibration_end}, holdout of "
-            f"{clv_params.holdout_weeks} weeks to {as_of - dt.timedelta(days=1)}."
-        ),
-    )
-
-
-def _order_margin(orders, as_of: dt.date, index, clv_params: ClvParams, problems: list[dict]):
-    if clv_params.order_margin != "observed":
-        return float(clv_params.order_margin)
-    rates = order_margin_rates(orders, as_of)
-    if rates.empty:
-        problems.append(
-            problems_.problem(
-                "order margin",
-                "no_cost_data",
-                "adjusted",
-                "Orders carry no cost: order CLV uses revenue (margin 1).",
-                "Set clv.order_margin to a share to change this.",
-            )
-        )
-        return 1.0
-    before = orders[pd.to_datetime(orders["date"]) < pd.Timestamp(as_of)].dropna(subset=["cost"])
-    book_rate = 1 - before["cost"].sum() / before["amount"].sum()
-    return rates.reindex(index).fillna(book_rate)

@@ -37,6 +37,12 @@ class BetaGeoModel(MLEFitter):
         "initial_params (r, alpha, a, b) from an earlier fit, or raise max_iter"
     )
 
+    shape_params = ("r", "a", "b")
+    degenerate_advice = (
+        "with few repeat buyers the purchase and dropout rates cannot be told apart: use a longer order "
+        "history, or value these accounts from their contracts"
+    )
+
     def fit(
         self,
         rfm: pd.DataFrame,
@@ -70,6 +76,13 @@ class BetaGeoModel(MLEFitter):
         finally:
             del self._data  # the data are not part of the fitted model
         return self
+
+    def _alternative_starts(self, initial: np.ndarray) -> list[np.ndarray]:
+        """Other heterogeneity levels at the book's mean purchase rate (alpha / r = time per purchase)."""
+        d = self._data
+        rate = (d["nx"] @ d["xs"]) / max(d["w0"] @ d["T0"] + d["w1"] @ d["T1"], 1e-12)
+        shapes = [(0.3, 0.5, 1.0), (3.0, 2.0, 8.0), (0.1, 1.0, 1.0)]
+        return [np.array([r, r / max(rate, 1e-12), a, b]) for r, a, b in shapes]
 
     def _prepare(self, x, t, T, w) -> None:
         pos = x > 0

@@ -49,6 +49,12 @@ class GammaGammaModel(MLEFitter):
         "outliers, rescale money (e.g. thousands), or pass initial_params (p, q, gamma)"
     )
 
+    shape_params = ("p", "q")
+    degenerate_advice = (
+        "with few repeat buyers the spread of spend between customers cannot be estimated: use a longer "
+        "order history, or value these accounts from their contracts"
+    )
+
     def fit(
         self, rfm: pd.DataFrame, weights=None, initial_params=None, max_iter: int = 200, tol: float = 1e-7
     ) -> GammaGammaModel:
@@ -76,6 +82,12 @@ class GammaGammaModel(MLEFitter):
         finally:
             del self._data  # the data are not part of the fitted model
         return self
+
+    def _alternative_starts(self, initial: np.ndarray) -> list[np.ndarray]:
+        """Other (p, q) with gamma keeping E[M] = p * gamma / (q - 1) at the mean spend."""
+        d = self._data
+        mean = float(np.average(d["m"], weights=d["w"]))
+        return [np.array([p, q, mean * (q - 1) / p]) for p, q in ((1.0, 2.0), (6.0, 4.0), (0.5, 1.5))]
 
     def _loglik(self, params, hessian):
         p, q, gam = params

@@ -97,10 +97,20 @@ def calibration_holdout(
     return cal
 
 
-def holdout_check(model, split: pd.DataFrame, time_unit: str, max_frequency: int = 7) -> pd.DataFrame:
+def holdout_check(
+    model,
+    split: pd.DataFrame,
+    time_unit: str,
+    max_frequency: int = 7,
+    tolerance: float | None = None,
+    n_boot: int = 0,
+    seed: int = 0,
+    min_customers: int = 1,
+) -> pd.DataFrame:
     """Mean actual vs predicted holdout purchases by number of repeat purchases in calibration.
 
-    ``model`` is a fitted BetaGeoModel (fitted on the calibration columns of ``split``).
+    ``model`` is a fitted BetaGeoModel (fitted on the calibration columns of ``split``). With a
+    ``tolerance`` (``clv.holdout_tolerance``) each row also gets the verdict (see ``holdout_verdicts``).
     """
     require_columns(split, ("frequency", "recency", "T", "frequency_holdout", "duration_holdout"), "The holdout check")
     durations = split["duration_holdout"].unique()
@@ -116,7 +126,70 @@ def holdout_check(model, split: pd.DataFrame, time_unit: str, max_frequency: int
     table.index = pd.Index([labels[k] for k in table.index], name="repeat_purchases_calibration")
     table.loc["all"] = [len(frame), frame["actual"].mean(), frame["predicted"].mean()]
     table["customers"] = table["customers"].astype(int)
-    return table
+    if tolerance is None:
+        return table
+    groups = {labels[k]: part for k, part in frame.groupby("bucket")} | {"all": frame}
+    return table.join(holdout_verdicts(groups, tolerance, n_boot, seed, min_customers))
+
+
+HOLDOUT_VERDICTS = ("close", "over", "under", "unclear")
+
+
+def holdout_verdicts(groups: dict, tolerance: float, n_boot: int, seed: int, min_customers: int) -> pd.DataFrame:
+    """Per group of customers (columns actual, predicted): ratio = mean predicted / mean actual
+    holdout purchases, a 95% bootstrap interval over customers, and the verdict:
+
+    * ``close``: the ratio is within ``tolerance`` of 1 (e.g. 0.10: predictions within 10%);
+    * ``over`` / ``under``: the whole interval lies above 1 + tolerance / below 1 - tolerance;
+    * ``unclear``: outside the tolerance but the interval reaches into it (too few customers to tell),
+      fewer than ``min_customers`` in the group (a bootstrap over a handful of customers cannot see
+      how much their purchases vary), or nothing was bought in the holdout.
+    """
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for name, part in groups.items():
+        actual, predicted = part["actual"].to_numpy(float), part["predicted"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = predicted.sum() / actual.sum() if actual.sum() > 0 else np.nan
+            idx = rng.integers(0, len(part), size=(n_boot, len(part)))
+            draws = predicted[idx].sum(axis=1) / actual[idx].sum(axis=1)
+        draws = draws[np.isfinite(draws)]
+        lo, hi = np.quantile(draws, [0.025, 0.975]) if len(draws) else (np.nan, np.nan)
+        if not np.isfinite(ratio) or len(part) < min_customers:
+            verdict = "unclear"
+        elif abs(ratio - 1) <= tolerance:
+            verdict = "close"
+        elif lo > 1 + tolerance:
+            verdict = "over"
+        elif hi < 1 - tolerance:
+            verdict = "under"
+        else:
+            verdict = "unclear"
+        rows[name] = {
+            "ratio": ratio,
+            "lower_95": lo,
+            "upper_95": hi,
+            "tolerance": tolerance,
+            "verdict": verdict,
+            "sentence": _holdout_sentence(actual.mean(), predicted.mean(), ratio, lo, hi, tolerance, verdict),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _holdout_sentence(actual, predicted, ratio, lo, hi, tolerance, verdict) -> str:
+    shown = (
+        f"Predicted {predicted:.2f} repeat purchases per customer against {actual:.2f} observed "
+        f"(ratio {ratio:.2f}, 95% interval {lo:.2f}-{hi:.2f})"
+    )
+    reading = {
+        "close": f"within the {tolerance:.0%} tolerance: the order-stream CLV rests on a model that predicted well.",
+        "over": f"the model predicts too many purchases, by more than {tolerance:.0%}: read the order-stream CLV "
+        "as an upper estimate.",
+        "under": f"the model predicts too few purchases, by more than {tolerance:.0%}: read the order-stream CLV "
+        "as a lower estimate.",
+        "unclear": f"too few customers or purchases to tell whether the model is within the {tolerance:.0%} tolerance.",
+    }[verdict]
+    return f"{shown}: {reading}"
 
 
 def plot_holdout_check(table: pd.DataFrame, ax=None, time_unit_label: str = "holdout"):

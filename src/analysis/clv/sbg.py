@@ -93,7 +93,8 @@ class ShiftedBetaGeometricModel(MLEFitter):
                 self._optimise(initial_params, w.sum(), max_iter, tol)
                 diverged = bool(np.all(self.params_ > HOMOGENEOUS_SCALE))
             except ConvergenceError:
-                diverged = bool(np.all(np.exp(self._last_result.x) > HOMOGENEOUS_SCALE))
+                last = self._last_result
+                diverged = last is not None and bool(np.all(np.exp(last.x) > HOMOGENEOUS_SCALE))
                 if not diverged:
                     raise
         if diverged:  # a flat likelihood towards the boundary: the singular-information warning does not apply
@@ -275,20 +276,3 @@ def fit_by_segment(histories: pd.DataFrame, segment: str | None, min_churners: i
             }
         )
     return models, pd.DataFrame(rows).set_index("segment")
-
-
-def retention_curves(models: dict, periods=range(1, 11)) -> pd.DataFrame:
-    """Long table (segment, period, retention_rate, survival) of each model's projected curves."""
-    frames = [
-        pd.DataFrame(
-            {
-                "segment": name,
-                "period": list(periods),
-                "retention_rate": m.retention_rate(periods).to_numpy(),
-                "survival": m.survival(periods).to_numpy(),
-            }
-        )
-        for name, m in models.items()
-    ]
-    empty = pd.DataFrame(columns=["segment", "period", "retention_rate", "survival"])
-    return pd.concat(frames, ignore_index=True) if frames else empty

@@ -39,6 +39,18 @@ ENGAGEMENT_COLUMNS = {
 }
 # Columns each optional table contributes; filled with NULL (and a note) when the table is absent.
 OPTIONAL_FEATURES = {
+    "orders": [
+        "frequency",
+        "recency_days",
+        "T_days",
+        "monetary_value",
+        "order_revenue_12m",
+        "order_margin_12m",
+        "order_revenue_prev_12m",
+        "payment_delay_days",
+        "late_payment_share",
+        "unpaid_orders",
+    ],
     "usage": [
         "active_users_90d",
         "logins_90d",
@@ -330,6 +342,19 @@ def _lapsed_sql(contracts: str) -> str:
     """
 
 
+def _order_money_sql(book: Book, lit: str) -> str:
+    """Order revenue, margin and count per account in the 12 months from ``lit`` (none without orders)."""
+    if not book.has("orders"):
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS account_id, 0.0 AS order_revenue, 0.0 AS order_margin, "
+            "0 AS orders_next_12m WHERE false"
+        )
+    return f"""
+        SELECT account_id, sum({exact("amount")}) AS order_revenue, sum({exact("amount - cost")}) AS order_margin,
+          count(*) AS orders_next_12m
+        FROM orders WHERE date >= {lit} AND date < {lit} + 365 GROUP BY account_id"""
+
+
 def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd.DataFrame:
     """What happened on or after ``as_of`` to each account with a contract active at ``as_of``.
 
@@ -349,11 +374,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
         FROM active a JOIN contracts k ON k.account_id = a.account_id AND k."end" = a.next_renewal_date
         GROUP BY a.account_id
       ), lapsed AS ({_lapsed_sql("contracts")}),
-      money AS (
-        SELECT account_id, sum({exact("amount")}) AS order_revenue, sum({exact("amount - cost")}) AS order_margin,
-          count(*) AS orders_next_12m
-        FROM orders WHERE date >= {lit} AND date < {lit} + 365 GROUP BY account_id
-      ), subscription AS (
+      money AS ({_order_money_sql(book, lit)}), subscription AS (
         SELECT account_id,
           sum({exact("annual_value")} * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) / 365.0
             AS contract_revenue

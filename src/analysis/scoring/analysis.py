@@ -1,10 +1,14 @@
 """The scoring step of a run in one call: :func:`analyse` (what notebook 03 shows and writes).
 
-Every weighting side by side, the back-test of each one a year before the as-of date, tiers cut
-with the chosen weighting, tier sizes, stability to a 5-point change of one weight, health and
-early warnings, renewal per health band, tier migration from one year earlier, and the assembly
-of ``scored_accounts``. Every setting comes from ``params.scoring`` (and the renewal lead time
-and margin from ``params.features``); the dates are ``datetime.date`` throughout.
+Every weighting side by side, the back-test of each one a year before the as-of date (with a
+verdict against chance and against the baseline weighting), tiers cut with the chosen weighting,
+tier sizes, stability to a 5-point change of one weight, health (with a check that its bands tell
+accounts apart) and early warnings, renewal per health band, tier migration from one year earlier,
+the assembly of ``scored_accounts`` and the separate list of lapsed accounts. Tiers, playbooks and
+early warnings are for current customers only (``analysis.scoring.score.current_customers``).
+Criteria missing for most accounts are left out with a note (``scoring.max_missing_share``).
+Every setting comes from ``params.scoring`` (and the renewal lead time and margin from
+``params.features``); the dates are ``datetime.date`` throughout.
 """
 
 from __future__ import annotations
@@ -30,8 +34,25 @@ from analysis.scoring.backtest import (
     tier_stability,
     weightings,
 )
-from analysis.scoring.health import alerts_per_account, early_warnings, health_score, warning_coverage
-from analysis.scoring.score import ScoringSpec, criteria_matrix, missing_report, score_accounts, scoring_population
+from analysis.scoring.health import (
+    alerts_per_account,
+    band_note,
+    early_warnings,
+    health_bands,
+    health_distribution,
+    health_score,
+    warning_coverage,
+)
+from analysis.scoring.score import (
+    ScoringSpec,
+    criteria_matrix,
+    current_customers,
+    missing_report,
+    score_accounts,
+    scoring_population,
+    sparse_criteria,
+    sparse_notes,
+)
 from analysis.scoring.tiers import Migration, assign_tiers, join_optional, migration, predictor_from, tier_summary
 from analysis.scoring.weights import WeightResult, describe, weights_table, write_weights_yaml
 
@@ -64,12 +85,16 @@ class ScoringAnalysis:
     tier_sizes: pd.DataFrame
     stability: pd.DataFrame
     health: pd.DataFrame  # health score, band and components now
+    health_bands: pd.DataFrame  # accounts per band now, and whether a band holds (nearly) everyone or no one
+    health_distribution: pd.DataFrame  # quantiles of the health score and its components, ranges used
     alerts: pd.DataFrame
     warning_coverage: pd.DataFrame
     health_band_renewal: pd.DataFrame
     migration: Migration
     tiers_previous: pd.DataFrame  # score, tiers and health band of each account at the previous snapshot
     scored_accounts: pd.DataFrame
+    lapsed: pd.DataFrame  # former customers: a contract in the last 12 months, none now (no tier, no playbook)
+    dropped: dict[str, str]  # criteria left out of the score (missing for most accounts) -> why
     problems: pd.DataFrame  # the problems_ frame: notes, skipped weightings, left-out rows
 
     @property
@@ -87,7 +112,7 @@ class ScoringAnalysis:
         return describe(self.weightings, self.skipped)
 
     def missing_report(self) -> pd.DataFrame:
-        return missing_report(self.scored, self.spec)
+        return missing_report(self.scored, self.spec, self.dropped)
 
     def other_tierings(self) -> pd.DataFrame:
         """Accounts and revenue per A/B/C/D tier and per Pareto ABC class."""
@@ -122,11 +147,16 @@ class ScoringAnalysis:
             "tier_sizes": self.tier_sizes,
             "scoring_stability": self.stability,
             "early_warnings": self.alerts,
+            "early_warning_coverage": self.warning_coverage,
             "health_band_renewal": self.health_band_renewal,
+            "health_bands": self.health_bands,
+            "health_distribution": self.health_distribution,
             "tier_migration": self.migration.counts,
             "tier_moves": self.migration.moves,
             "tiers_previous": self.tiers_previous,
             "scored_accounts": self.scored_accounts,
+            "lapsed_accounts": self.lapsed,
+            "scoring_problems": self.problems,
         }
 
     def write_weights_yaml(self, run_dir: str | Path) -> Path:
@@ -143,8 +173,12 @@ def _dates(as_of: dt.date, extract_date: dt.date, backtest_as_of, previous_as_of
     return bt_date, prev_date, complete
 
 
-def _weight_problems(results: dict[str, WeightResult], skipped: dict[str, str], where: str = "") -> list[dict]:
-    rows = [note(text, factor=f"{name}{where}") for name, r in results.items() for text in r.notes]
+def _weight_problems(
+    results: dict[str, WeightResult], skipped: dict[str, str], where: str = "", exclude=()
+) -> list[dict]:
+    """Notes of each weighting (those in ``exclude``, said once for the run, left out) and skipped ones."""
+    said = set(exclude.values()) if isinstance(exclude, dict) else set()
+    rows = [note(text, factor=f"{name}{where}") for name, r in results.items() for text in r.notes if text not in said]
     rows += [
         problem(
             f"{name}{where}", "skipped", "dropped", why, "fix the cause, or leave it out of scoring.weights.compare"
@@ -170,17 +204,23 @@ def analyse(
     spec, pyramid = ScoringSpec.from_params(sc), sc.tiers.pyramid
     problems = [] if complete else [note(f"The 12 months after {bt_date} are not all in the data.", "(back-test)")]
 
-    # Weights side by side, at the as-of date.
-    feats, population_note = scoring_population(run.snapshot())
+    # Weights side by side, at the as-of date; criteria missing for most accounts are left out.
+    snapshot = run.snapshot()
+    feats, population_note = scoring_population(snapshot)
+    dropped_shares = sparse_criteria(feats, spec, sc.max_missing_share)
+    dropped = dict(zip(dropped_shares, sparse_notes(dropped_shares, sc.max_missing_share)))
+    problems += [problem(name, "sparse", "dropped", why, "scoring.max_missing_share") for name, why in dropped.items()]
     cal_rows, cal_outcome = calibration_set(run, as_of, outcome)
-    results, skipped = weightings(spec, sc.weights, feats, cal_rows, cal_outcome, seed)
-    problems += [note(population_note, "(population)"), *_weight_problems(results, skipped)]
+    results, skipped = weightings(spec, sc.weights, feats, cal_rows, cal_outcome, seed, dropped=dropped)
+    problems += [note(population_note, "(population)"), *_weight_problems(results, skipped, exclude=dropped)]
 
     # Back-test: the same weightings a year earlier, judged on what happened next.
     feats_bt, _ = scoring_population(run.features_at(bt_date))
     outcomes_bt = run.outcomes_at(bt_date)
     bt_rows, bt_outcome = calibration_set(run, bt_date, outcome)
-    bt_results, bt_skipped = weightings(spec, sc.weights, feats_bt, bt_rows, bt_outcome, seed, strict=False)
+    bt_results, bt_skipped = weightings(
+        spec, sc.weights, feats_bt, bt_rows, bt_outcome, seed, strict=False, dropped=dropped
+    )
     bt = backtest(
         score_weightings(feats_bt, spec, bt_results),
         outcomes_bt,
@@ -189,9 +229,12 @@ def analyse(
         seed=seed,
         top_share=sc.backtest.top_share,
         baseline=sc.backtest.baseline,
+        min_group_decisions=sc.backtest.min_group_decisions,
     )
+    bt.metrics.insert(1, "chosen", bt.metrics["weighting"].eq(sc.weights.method))
     problems += [note(text, "(back-test)") for text in bt.notes]
     problems += _weight_problems({}, bt_skipped, " (back-test)")
+    problems += _wrong_way(bt.metrics)
 
     # Tiers with the chosen weights.
     chosen = results[sc.weights.method]
@@ -210,12 +253,13 @@ def analyse(
             "flag_potential",
         )
     )
-    problems += [note(text, "(score)") for text in scored.attrs["notes"]]
+    problems += [note(t, "(score)") for t in scored.attrs["notes"] if not any(t.startswith(f"{d}:") for d in dropped)]
     sizes = tier_summary(tier_table["tier"], feats[["revenue_12m", "margin_12m"]])
     sizes.insert(0, "label", sizes.index.map(pyramid.labels(lang)))
+    kept = [n for n in spec.names if n not in dropped]
     stability = tier_stability(
-        criteria_matrix(feats, spec),
-        chosen.weights,
+        criteria_matrix(feats, spec)[kept],
+        chosen.weights[kept],
         pyramid,
         delta=sc.backtest.stability_points / 100,
         missing=spec.missing,
@@ -233,6 +277,10 @@ def analyse(
         seed=seed,
     )
     problems += [note(text, "(health)") for text in health_now.attrs.get("notes", [])]
+    bands = health_bands(health_now, sc.health, lang)
+    warning = band_note(bands, health_now)
+    if warning:
+        problems.append(problem("health bands", "bands_do_not_discriminate", "note", warning, "scoring.health.ranges"))
 
     # Tier migration from the previous snapshot, scored with the same weights on its own scale.
     feats_prev = feats_bt if prev_date == bt_date else scoring_population(run.features_at(prev_date))[0]
@@ -253,6 +301,7 @@ def analyse(
     )
     scored_accounts, join_notes = join_optional(scored_accounts, {"clv_accounts": clv_table})
     problems += [note(text, "scored_accounts") for text in join_notes]
+    lapsed = lapsed_accounts(run, snapshot, tiers_previous)
 
     return ScoringAnalysis(
         as_of=as_of,
@@ -276,11 +325,54 @@ def analyse(
         tier_sizes=sizes,
         stability=stability,
         health=health_now,
+        health_bands=bands,
+        health_distribution=health_distribution(feats, health_now),
         alerts=alerts,
         warning_coverage=warning_coverage(feats, sc.warnings),
         health_band_renewal=band_renewal,
         migration=mig,
         tiers_previous=tiers_previous,
         scored_accounts=scored_accounts,
+        lapsed=lapsed,
+        dropped=dropped,
         problems=problems_frame(problems),
     )
+
+
+LAPSED_COLUMNS = ["lapsed_on", "days_since_lapse", "revenue_12m", "margin_12m", "tenure_days"]
+
+
+def lapsed_accounts(run: RunInputs, snapshot: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Former customers (a contract in the last 12 months, none covering the as-of date): when they
+    lapsed, their revenue of the last 12 months and the tier they had at the previous snapshot."""
+    _, lapsed = current_customers(snapshot)
+    rows = snapshot[lapsed]
+    out = pd.DataFrame(index=rows.index)
+    lifetimes = run.lifetimes(run.as_of) if len(rows) else pd.DataFrame(columns=["event", "end_or_censor"])
+    gone = lifetimes[lifetimes["event"] == 1]["end_or_censor"]
+    out["lapsed_on"] = pd.to_datetime(gone.reindex(out.index))
+    out["days_since_lapse"] = (pd.Timestamp(run.as_of) - out["lapsed_on"]).dt.days
+    for col in ("revenue_12m", "margin_12m", "tenure_days"):
+        out[col] = rows[col]
+    out["tier_previous"] = previous["tier"].astype(object).reindex(out.index)
+    out.index.name = "account_id"
+    return out.sort_values("revenue_12m", ascending=False, kind="stable")
+
+
+def _wrong_way(metrics: pd.DataFrame) -> list[dict]:
+    """A plain note when the chosen weighting's back-tested renewal AUC is below chance or clearly
+    below the baseline weighting's."""
+    rows = metrics[metrics["chosen"] & metrics["metric"].eq("renewal_auc")]
+    flagged = rows[rows["verdict"].isin(["worse_than_chance", "worse_than_baseline"])]
+    return [
+        problem(
+            r.weighting,
+            r.verdict,
+            "note",
+            f"The weighting that cut the tiers does worse than "
+            f"{'a random order' if r.verdict == 'worse_than_chance' else repr(r.baseline) + ' weights'} "
+            f"at telling renewers from leavers: {r.sentence}",
+            "a value score need not predict renewal; if the tiers should, compare the calibrated weighting",
+        )
+        for r in flagged.itertuples()
+    ]

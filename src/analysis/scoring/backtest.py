@@ -42,6 +42,17 @@ METRICS = {
 }
 
 DIFFERENCES = ["weighting", "baseline", "metric", "difference", "lower_95", "upper_95", "better"]
+# What each metric would be for a score that knows nothing (random order): the line a weighting
+# must clear. ``top20_margin_share`` is the top share itself (``top_share``).
+CHANCE = {"renewal_auc": 0.5, "spearman_margin": 0.0, "top_tier_renewal_lift": 1.0, "top20_renewal_lift": 1.0}
+VERDICTS = (
+    "worse_than_chance",  # the whole interval is below chance: the score ranks the wrong way
+    "worse_than_baseline",  # the paired interval of the difference from the baseline lies below 0
+    "no_better_than_chance",  # the interval includes chance
+    "better_than_chance",  # above chance, not clearly different from the baseline
+    "better_than_baseline",  # above chance and the paired difference from the baseline lies above 0
+    "too_few_to_judge",  # a lift over a group with too few renewal decisions to bootstrap
+)
 
 
 @dataclass
@@ -143,12 +154,16 @@ def backtest(
     seed: int = 0,
     ci: float = 0.95,
     baseline: str | None = None,
+    min_group_decisions: int = 30,
 ) -> Backtest:
     """Compare weightings on what happened after the as-of date.
 
     ``scores``: weighting name -> score per account at the as-of date (index account_id).
     ``outcomes``: ``analysis.data.features.build_outcomes`` at the same as-of date. Tiers are cut
     with ``scheme`` on each weighting's scores; every interval comes from the same resamples.
+    A lift whose group (the top tier, the top share of scores) holds fewer than
+    ``min_group_decisions`` renewal decisions is not judged (verdict ``too_few_to_judge``): a
+    bootstrap of a handful of accounts that all renewed shows no uncertainty at all.
     """
     missing = [c for c in (renewal, margin, revenue) if c not in outcomes.columns]
     if missing:
@@ -177,7 +192,7 @@ def backtest(
     idx_y = _resamples(rng, int(lab_y.sum()), n_boot)
     idx_m = _resamples(rng, int(lab_m.sum()), n_boot)
     idx_all = _resamples(rng, len(common), n_boot)
-    draws, tiers_rows = {}, []
+    draws, tiers_rows, group_sizes = {}, [], {}
     for name in names:
         s = scores[name].reindex(common).to_numpy(float)
         tier = tiers_for(scheme, scores[name]).reindex(common).cat.codes.to_numpy()
@@ -199,10 +214,66 @@ def backtest(
             }
             rev_s, rev_n = _group_sums(tier, np.nan_to_num(rev), idx_all, len(scheme.codes))
             rev_share = rev_s / rev_s.sum(axis=1, keepdims=True)
-        tiers_rows.append(_tier_rows(name, scheme, rates, rates_n, rev_s / rev_n, rev_share, rev_n, ci))
+            rev_mean = rev_s / rev_n  # an empty tier has no mean (NaN), not a warning
+        tiers_rows.append(_tier_rows(name, scheme, rates, rates_n, rev_mean, rev_share, rev_n, ci))
+        group_sizes[(name, "top_tier_renewal_lift")] = int(rates_n[0, 0])
+        group_sizes[(name, "top20_renewal_lift")] = int(top20[lab_y].sum())
     metrics = _metric_rows(draws, ci, len_y=int(lab_y.sum()), len_m=int(lab_m.sum()))
-    diffs = _differences(draws, baseline or names[0], ci) if len(names) > 1 else pd.DataFrame(columns=DIFFERENCES)
+    baseline = baseline or names[0]
+    diffs = _differences(draws, baseline, ci) if len(names) > 1 else pd.DataFrame(columns=DIFFERENCES)
+    metrics = with_verdicts(metrics, diffs, baseline, top_share)
+    small = [
+        group_sizes.get((w, m), min_group_decisions) < min_group_decisions
+        for w, m in zip(metrics["weighting"], metrics["metric"])
+    ]
+    metrics.loc[small, ["vs_chance", "vs_baseline", "verdict"]] = ["not judged", "not judged", "too_few_to_judge"]
+    metrics["sentence"] = [_verdict_sentence(r, baseline) for r in metrics.itertuples()]
     return Backtest(metrics, pd.concat(tiers_rows, ignore_index=True), diffs, notes)
+
+
+def with_verdicts(metrics: pd.DataFrame, diffs: pd.DataFrame, baseline: str, top_share: float) -> pd.DataFrame:
+    """Add to each (weighting, metric) row: ``chance`` (the value of a random order), ``vs_chance``
+    and ``vs_baseline`` (better / no different / worse: the 95% interval excludes chance, or the
+    paired interval of the difference from the baseline excludes 0) and the ``verdict`` (one of
+    ``VERDICTS``), and say it in ``sentence``."""
+    out = metrics.copy()
+    out["chance"] = out["metric"].map({**CHANCE, "top20_margin_share": top_share})
+    out["vs_chance"] = np.select(
+        [out["lower_95"] > out["chance"], out["upper_95"] < out["chance"]], ["better", "worse"], "no different"
+    )
+    d = diffs.set_index(["weighting", "metric"]) if len(diffs) else pd.DataFrame(columns=["lower_95", "upper_95"])
+    key = pd.MultiIndex.from_frame(out[["weighting", "metric"]])
+    lo, hi = d["lower_95"].reindex(key).to_numpy(float), d["upper_95"].reindex(key).to_numpy(float)
+    out["baseline"] = baseline
+    out["vs_baseline"] = np.select(
+        [out["weighting"].eq(baseline).to_numpy(), lo > 0, hi < 0], ["baseline", "better", "worse"], "no different"
+    )
+    out["verdict"] = np.select(
+        [
+            out["vs_chance"].eq("worse"),
+            out["vs_baseline"].eq("worse"),
+            out["vs_chance"].eq("no different"),
+            out["vs_baseline"].eq("better"),
+        ],
+        ["worse_than_chance", "worse_than_baseline", "no_better_than_chance", "better_than_baseline"],
+        "better_than_chance",
+    )
+    out["sentence"] = [_verdict_sentence(r, baseline) for r in out.itertuples()]
+    return out
+
+
+def _verdict_sentence(r, baseline: str) -> str:
+    shown = f"{METRICS[r.metric]} under '{r.weighting}': {r.estimate:.3f} (95% CI {r.lower_95:.3f}-{r.upper_95:.3f})"
+    reading = {
+        "worse_than_chance": f"worse than a random order ({r.chance:g}): this score ranks the wrong way",
+        "worse_than_baseline": f"clearly worse than the '{baseline}' weighting",
+        "no_better_than_chance": f"not distinguishable from a random order ({r.chance:g})",
+        "better_than_chance": f"better than a random order ({r.chance:g})"
+        + ("" if r.vs_baseline == "baseline" else f", not clearly different from '{baseline}'"),
+        "better_than_baseline": f"better than a random order and clearly better than '{baseline}'",
+        "too_few_to_judge": "too few renewal decisions in that group to judge",
+    }[r.verdict]
+    return f"{shown}: {reading}."
 
 
 def _tier_rows(name, scheme, rates, rates_n, rev_mean, rev_share, rev_n, ci) -> pd.DataFrame:
@@ -337,9 +408,10 @@ def weightings(
     outcome: pd.Series | None = None,
     seed: int = 0,
     strict: bool = True,
+    dropped: Mapping[str, str] | None = None,
 ):
     """Every weighting ``params`` (``scoring.weights``) asks for, for the criteria of ``spec``
-    (see ``weights.compare_weightings``).
+    (see ``weights.compare_weightings``; ``dropped`` criteria get weight 0 in each).
 
     Entropy and CRITIC see the book's normalised criteria; calibration rows are normalised on
     the book's scale too, so calibrated weights apply directly to the book's scores. Rows with
@@ -350,7 +422,7 @@ def weightings(
     if calibration_rows is not None:
         calib = criteria_matrix(calibration_rows, spec, reference=features, fill_missing=True)
         groups = calibration_rows["account_id"] if "account_id" in calibration_rows.columns else None
-    return compare_weightings(spec, params, matrix, calib, outcome, seed, strict, groups)
+    return compare_weightings(spec, params, matrix, calib, outcome, seed, strict, groups, dropped)
 
 
 def score_weightings(features: pd.DataFrame, spec: ScoringSpec, results: Mapping) -> dict[str, pd.Series]:

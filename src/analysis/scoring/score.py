@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ConfigError, DataContractError
+from analysis.errors import ConfigError, DataContractError, InsufficientDataError
 from analysis.params import CriterionParams, HealthParams, ScoringParams
 from analysis.scoring.weights import validate_weights
 
@@ -262,8 +262,9 @@ def _missing_labels(miss: np.ndarray, names: list[str]) -> np.ndarray:
     return text[inverse]
 
 
-def missing_report(scored: pd.DataFrame, spec: ScoringSpec) -> pd.DataFrame:
-    """Per criterion: how many accounts missed it and what the policy did with them."""
+def missing_report(scored: pd.DataFrame, spec: ScoringSpec, dropped=()) -> pd.DataFrame:
+    """Per criterion: how many accounts missed it and what the policy did with them (``dropped``:
+    criteria left out of the score for being missing for most accounts)."""
     counts = {
         n: int(scored["missing_criteria"].str.contains(rf"(?:^|;){n}(?:;|$)", regex=True).sum()) for n in spec.names
     }
@@ -276,6 +277,8 @@ def missing_report(scored: pd.DataFrame, spec: ScoringSpec) -> pd.DataFrame:
     frame["share_missing"] = frame["n_missing"] / max(len(scored), 1)
     frame["policy"] = spec.missing
     frame["what_happened"] = np.where(frame["n_missing"] > 0, action, "")
+    frame["dropped"] = frame["criterion"].isin(list(dropped))
+    frame.loc[frame["dropped"], "what_happened"] = "left out of the score: missing for most accounts"
     return frame
 
 
@@ -285,17 +288,66 @@ def contributions(scored: pd.DataFrame) -> pd.DataFrame:
     return scored[cols].rename(columns=lambda c: c[len(CONTRIB) :])
 
 
-def scoring_population(features: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Current customers: a contract covering the as-of date, or revenue in the last 12 months.
+def sparse_criteria(features: pd.DataFrame, spec: ScoringSpec, max_missing_share: float) -> dict[str, float]:
+    """Criteria missing for more than ``max_missing_share`` of the accounts, with their missing share.
 
-    Returns the rows and a sentence saying how many accounts were left out and why.
+    They are left out of the score (weight 0, the others rescaled in proportion: ``without``), never
+    fatal: a column filled for a minority of the book would otherwise rank that minority against
+    a neutral value for everyone else. Below the share, the missing-value policy applies per account.
+    """
+    shares = {
+        c.name: float(np.isnan(_numeric(features, c.column)).mean()) if len(features) else 1.0 for c in spec.criteria
+    }
+    return {name: share for name, share in shares.items() if share > max_missing_share}
+
+
+def without(weights: pd.Series, dropped) -> pd.Series:
+    """``weights`` with the ``dropped`` criteria at 0 and the others rescaled to sum to 1."""
+    out = weights.astype(float).copy()
+    out[out.index.isin(list(dropped))] = 0.0
+    total = out.sum()
+    if total <= 0:
+        raise InsufficientDataError(
+            f"Every weighted criterion is missing for most accounts ({sorted(dropped)}): there is nothing to "
+            "score on. Add the tables that feed them, or choose criteria this book measures."
+        )
+    return out / total
+
+
+def sparse_notes(dropped: dict[str, float], max_missing_share: float, what: str = "the score") -> list[str]:
+    return [
+        f"{name} left out of {what}: missing for {share:.0%} of accounts (more than the {max_missing_share:.0%} "
+        f"allowed); the other weights were rescaled in proportion."
+        for name, share in dropped.items()
+    ]
+
+
+def current_customers(features: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(current, lapsed) flags per account at the snapshot's as-of date.
+
+    Current: a contract covers the as-of date, or (an order-only customer, no contract revenue in
+    the last 12 months) it bought in the last 12 months. Lapsed: it had contract revenue in the last
+    12 months but no contract covers the as-of date any more: a former customer, whatever it still
+    orders. Tiers, playbooks and early warnings are for current customers only.
     """
     missing = [c for c in ("is_active", "revenue_12m") if c not in features.columns]
     if missing:
         raise DataContractError(f"Features lack {missing}; build them with analysis.data.features.build_features.")
-    keep = features["is_active"].fillna(False).astype(bool) | (pd.to_numeric(features["revenue_12m"]) > 0)
+    active = features["is_active"].fillna(False).astype(bool)
+    revenue = pd.to_numeric(features["revenue_12m"]).fillna(0.0)
+    contract = pd.to_numeric(features.get("contract_revenue_12m", pd.Series(0.0, index=features.index))).fillna(0.0)
+    lapsed = ~active & (contract > 0)
+    current = active | (~lapsed & (revenue > 0))
+    return current, lapsed
+
+
+def scoring_population(features: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Current customers (see ``current_customers``); returns the rows and a sentence saying how
+    many accounts were left out and why."""
+    current, lapsed = current_customers(features)
     note = (
-        f"{int(keep.sum())} current customers scored; {int((~keep).sum())} former or dormant accounts "
-        "(no contract at the as-of date and no revenue in the last 12 months) left out."
+        f"{int(current.sum())} current customers scored (a contract covering the as-of date, or order-only "
+        f"customers who bought in the last 12 months); {int(lapsed.sum())} lapsed accounts (a contract in the "
+        f"last 12 months, none now) and {int((~current & ~lapsed).sum())} former or dormant accounts left out."
     )
-    return features[keep], note
+    return features[current], note

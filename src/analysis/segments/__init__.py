@@ -13,16 +13,7 @@ from analysis.segments.features import (
     signed_log1p,
     split_columns,
 )
-from analysis.segments.model import (
-    ALGORITHMS,
-    CENTROIDS_FILE,
-    CLUSTER_MEANS_FILE,
-    META_FILE,
-    MODEL_FILE,
-    SegmentModel,
-    chosen_k,
-    select_k,
-)
+from analysis.segments.model import ALGORITHMS, CENTROIDS_FILE, CLUSTER_MEANS_FILE, META_FILE, MODEL_FILE, SegmentModel
 from analysis.segments.profiles import (
     TRAILING_WINDOW_DAYS,
     cluster_differences,
@@ -37,6 +28,7 @@ from analysis.segments.profiles import (
     trailing_renewals,
 )
 from analysis.segments.rules import Condition, Rule, TraitRules
+from analysis.segments.selection import choice_sentence, chosen_k, select_k, with_stability
 from analysis.segments.simulate import SIM_FEATURES, SIM_LOG, SIM_SIGNAL_FEATURES, simulate_segment_features
 from analysis.segments.top_tier import fallback_tiers, present_columns, resolve_tiers, top_flag
 
@@ -60,6 +52,7 @@ __all__ = [
     "as_float",
     "build_preprocessor",
     "check_features",
+    "choice_sentence",
     "chosen_k",
     "cluster_differences",
     "cluster_means",
@@ -86,4 +79,5 @@ __all__ = [
     "trailing_renewals",
     "trait_gaps",
     "upgrade_candidates",
+    "with_stability",
 ]

@@ -32,6 +32,7 @@ from analysis.segments.profiles import (
     trailing_renewals,
 )
 from analysis.segments.rules import TraitRules
+from analysis.segments.selection import choice_sentence
 from analysis.segments.top_tier import present_columns, resolve_tiers, top_flag
 
 N_DIFFERENCES = 8  # strongest differences per cluster written as segment_differences
@@ -63,6 +64,8 @@ class SegmentAnalysis:
     high_value: list[int] | None
     candidates: pd.DataFrame | None
     segments: pd.DataFrame  # account_id, cluster, cluster_name
+    runner_up: pd.DataFrame | None  # the runner-up k's clusters when the choice of k is close (else None)
+    runner_up_labels: pd.Series | None  # cluster of each account under the runner-up k (None: not close)
     problems: pd.DataFrame  # analysis.core.problems frame
 
     @property
@@ -82,6 +85,9 @@ class SegmentAnalysis:
         if self.candidates is not None:
             out["upgrade_candidates"] = self.candidates
         out["segments"] = self.segments
+        if self.runner_up is not None:
+            out["segment_runner_up"] = self.runner_up
+        out["segment_problems"] = self.problems
         return out
 
 
@@ -112,6 +118,13 @@ def analyse(run: RunInputs, previous_model_dir: str | Path | None = None) -> Seg
     labels = model.predict(population)
     differences = cluster_differences(model, population, labels)
     names = cluster_names(differences)
+    runner_up = runner_up_labels = None
+    if model.selection_ is not None:
+        sentence = choice_sentence(model.selection_, model.algorithm, section.k_close_margin, section.k_stable_share)
+        close = bool(model.selection_["close"].iloc[0])
+        problems.append(problems_.note(sentence, "number of clusters", "k_close" if close else "k_choice"))
+        if close:
+            runner_up, runner_up_labels = runner_up_clusters(model, population, labels, section, seed)
 
     try:
         tiers, tier_note = run_tiers(run, value)
@@ -139,6 +152,21 @@ def analyse(run: RunInputs, previous_model_dir: str | Path | None = None) -> Seg
         problems.append(
             problems_.problem(
                 ", ".join(absent), "absent", "dropped", f"Rule features not in this data (left out): {absent}"
+            )
+        )
+    shares = population[rule_columns].isna().mean()
+    sparse = shares[shares > section.max_missing_share]
+    if len(sparse):
+        rule_columns = [c for c in rule_columns if c not in sparse.index]
+        problems.append(
+            problems_.problem(
+                ", ".join(sparse.index),
+                "sparse",
+                "dropped",
+                "Rule features missing for more than "
+                f"{section.max_missing_share:.0%} of accounts left out: "
+                + ", ".join(f"{c} ({v:.0%})" for c, v in sparse.items()),
+                "segments.max_missing_share",
             )
         )
     top = rules = rule_table = high_value = candidates = None
@@ -201,5 +229,33 @@ def analyse(run: RunInputs, previous_model_dir: str | Path | None = None) -> Seg
         high_value=high_value,
         candidates=candidates,
         segments=labels.to_frame().join(names, on="cluster"),
+        runner_up=runner_up,
+        runner_up_labels=runner_up_labels,
         problems=problems_.concat(getattr(model, "problems_", None), problems_.problems_frame(problems)),
     )
+
+
+def runner_up_clusters(
+    model: SegmentModel, population: pd.DataFrame, labels: pd.Series, section: SegmentsParams, seed: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The clusters of the runner-up k (fitted with every other setting unchanged): size, share,
+    mean value, name, and the chosen model's cluster holding most of each (with that share); and
+    each account's cluster under it."""
+    k = int(model.selection_.index[model.selection_["runner_up"]][0])
+    alternative = SegmentModel.from_params(section.updated(k=k), seed=seed).fit(population)
+    alt_labels = alternative.predict(population)
+    names = cluster_names(cluster_differences(alternative, population, alt_labels))
+    cross = pd.crosstab(alt_labels, labels)
+    value = population[section.value_column]
+    out = pd.DataFrame(
+        {
+            "k": k,
+            "n_accounts": alt_labels.value_counts().sort_index(),
+            "mean_value": value.groupby(alt_labels).mean(),
+            "chosen_cluster": cross.idxmax(axis=1),
+            "share_in_chosen_cluster": cross.max(axis=1) / cross.sum(axis=1),
+        }
+    )
+    out["share_accounts"] = out["n_accounts"] / out["n_accounts"].sum()
+    out.index.name = "cluster"
+    return out.join(names).reset_index(), alt_labels

@@ -7,8 +7,9 @@ and on every later prediction):
 * categories: one-hot over every level, levels unseen at fit time are ignored (all-zero row) at
   prediction;
 * missing values: numeric -> median of the fitted book, categories -> their own level
-  ``"missing"``; a column missing for more than ``max_missing_share`` of the accounts is refused,
-  because imputing most of a column would invent the clusters instead of finding them.
+  ``"missing"``; a column missing for more than ``max_missing_share`` of the accounts is dropped
+  with a warning (and a row of the model's ``problems_``), because imputing most of a column would
+  invent the clusters instead of finding them; a sparse column never stops the analysis.
 
 Clustering needs every category level and imputed values (distances, not effects against a
 reference level), so it keeps this ColumnTransformer rather than ``analysis.core.encoding.Encoder``.
@@ -102,12 +103,14 @@ def split_columns(
 
 def check_features(
     frame: pd.DataFrame, columns: Sequence[str], max_missing_share: float, drop_constant: bool
-) -> tuple[list[str], list[str]]:
-    """Drop empty columns, refuse mostly-missing ones; return (empty columns, constant columns) dropped.
+) -> tuple[list[str], dict[str, float], list[str]]:
+    """Columns dropped before clustering: (empty, sparse -> missing share, constant).
 
     A column empty for every account is not measured in this book (typically an optional table
-    such as usage is absent): it is dropped with a warning so the analysis runs on what exists.
-    Constant columns raise unless ``drop_constant``."""
+    such as usage is absent). A column missing for more than ``max_missing_share`` of the accounts
+    is dropped too: imputing most of it would invent the clusters instead of finding them. Both are
+    dropped with a warning so the analysis runs on what exists (never fatal). Constant columns raise
+    unless ``drop_constant``."""
     shares = frame[list(columns)].isna().mean()
     empty = shares.index[shares == 1.0].tolist()
     if empty:
@@ -117,14 +120,16 @@ def check_features(
             UserWarning,
             stacklevel=3,
         )
-    too_missing = shares[(shares > max_missing_share) & (shares < 1.0)]
-    if len(too_missing):
-        detail = ", ".join(f"{c} ({s:.0%})" for c, s in too_missing.items())
-        raise InsufficientDataError(
-            f"Columns missing for more than {max_missing_share:.0%} of accounts: {detail}. "
-            f"Drop them from segments.features or raise segments.max_missing_share."
+    sparse = {c: float(v) for c, v in shares[(shares > max_missing_share) & (shares < 1.0)].items()}
+    if sparse:
+        detail = ", ".join(f"{c} ({s:.0%})" for c, s in sparse.items())
+        warnings.warn(
+            f"Dropping segment features missing for more than {max_missing_share:.0%} of accounts: {detail}.",
+            UserWarning,
+            stacklevel=3,
         )
-    constant = [c for c in columns if c not in empty and frame[c].nunique(dropna=True) <= 1]
+    gone = set(empty) | set(sparse)
+    constant = [c for c in columns if c not in gone and frame[c].nunique(dropna=True) <= 1]
     if constant and not drop_constant:
         raise InsufficientDataError(
             f"Columns {constant} take a single value on every account, so they cannot separate clusters; "
@@ -134,7 +139,7 @@ def check_features(
         warnings.warn(
             f"Dropping constant segment features {constant}: one value for every account.", UserWarning, stacklevel=3
         )
-    return empty, constant
+    return empty, sparse, constant
 
 
 def build_preprocessor(money: list[str], numeric: list[str], categorical: list[str]) -> ColumnTransformer:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.cluster import KMeans
-from sklearn.metrics import euclidean_distances, silhouette_score
+from sklearn.metrics import euclidean_distances
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -28,92 +28,13 @@ from analysis.errors import ConfigError, DataContractError, InsufficientDataErro
 from analysis.params import SegmentsParams
 from analysis.segments.features import build_preprocessor, check_features, model_input, split_columns
 from analysis.segments.profiles import cluster_means
+from analysis.segments.selection import check_enough_accounts, chosen_k, fit_estimator, select_k
 
 ALGORITHMS = ("kmeans", "gmm")
 MODEL_FILE = "segment_model.joblib"
 META_FILE = "segment_model.json"
 CENTROIDS_FILE = "centroids.csv"
 CLUSTER_MEANS_FILE = "cluster_means.csv"
-
-
-# --- k selection ---------------------------------------------------------------------------
-
-
-def _sample_rows(n: int, size: int, seed: int) -> np.ndarray:
-    if n <= size:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-
-
-def fit_estimator(algorithm: str, k: int, X: np.ndarray, model: SegmentModel):
-    """K-means, or a Gaussian mixture started from the K-means centres (options of ``model``).
-
-    Starting the mixture from K-means (``means_init``) is deterministic and saves the mixture's
-    own k-means initialisation, which dominates its cost on large books.
-    """
-    km = KMeans(n_clusters=k, n_init=model.n_init, random_state=model.seed).fit(X)
-    return km if algorithm == "kmeans" else mixture_from(km, X, model)
-
-
-def mixture_from(km: KMeans, X: np.ndarray, model: SegmentModel) -> GaussianMixture:
-    # reg_covar above the default keeps one-hot columns (near-singular within a cluster) stable.
-    return GaussianMixture(
-        n_components=km.n_clusters,
-        covariance_type=model.covariance_type,
-        means_init=km.cluster_centers_,
-        random_state=model.seed,
-        reg_covar=1e-4,
-    ).fit(X)
-
-
-def check_enough_accounts(n: int, k_max: int) -> None:
-    if n <= k_max:
-        raise InsufficientDataError(
-            f"{n} accounts cannot form {k_max} clusters (need more accounts than clusters); "
-            f"lower segments.k / segments.k_range or cluster a larger book."
-        )
-
-
-def select_k(X: np.ndarray, model: SegmentModel) -> pd.DataFrame:
-    """Silhouette (K-means) and BIC (Gaussian mixture) for every k in ``model.k_range``.
-
-    Both are computed on one random sample of at most ``selection_sample`` accounts, and the
-    silhouette on at most ``silhouette_sample`` of those (its cost is quadratic in rows); the
-    final model is then fitted on every account. Returns one row per k, for the k-selection plot.
-    """
-    lo, hi = model.k_range
-    check_enough_accounts(len(X), hi)
-    rows = _sample_rows(len(X), model.selection_sample, model.seed)
-    Xs = X[rows]
-    sil_rows = _sample_rows(len(Xs), model.silhouette_sample, model.seed + 1)
-    records = []
-    for k in range(lo, hi + 1):
-        km = fit_estimator("kmeans", k, Xs, model)
-        gm = mixture_from(km, Xs, model)
-        records.append(
-            {
-                "k": k,
-                "kmeans_inertia": float(km.inertia_),
-                "kmeans_silhouette": _silhouette(Xs[sil_rows], km.labels_[sil_rows]),
-                "gmm_bic": float(gm.bic(Xs)),
-            }
-        )
-    table = pd.DataFrame.from_records(records).set_index("k")
-    table["chosen_kmeans"] = table.index == table["kmeans_silhouette"].idxmax()
-    table["chosen_gmm"] = table.index == table["gmm_bic"].idxmin()
-    return table
-
-
-def _silhouette(X: np.ndarray, labels: np.ndarray) -> float:
-    # The sample may miss a small cluster; silhouette is undefined with fewer than 2 labels.
-    if len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(silhouette_score(X, labels))
-
-
-def chosen_k(selection: pd.DataFrame, algorithm: str) -> int:
-    """K-means: highest silhouette; Gaussian mixture: lowest BIC."""
-    return int(selection.index[selection[f"chosen_{algorithm}"]][0])
 
 
 # --- the model ---------------------------------------------------------------------------
@@ -146,6 +67,10 @@ class SegmentModel:
         covariance_type: str = "full",
         max_missing_share: float = 0.5,
         drop_constant: bool = False,
+        k_bootstrap: int = 10,
+        k_bootstrap_sample: int = 1000,
+        k_close_margin: float = 0.05,
+        k_stable_share: float = 0.8,
     ):
         self.features = features
         self.log_features = log_features
@@ -161,6 +86,10 @@ class SegmentModel:
         self.covariance_type = covariance_type
         self.max_missing_share = max_missing_share
         self.drop_constant = drop_constant
+        self.k_bootstrap = k_bootstrap
+        self.k_bootstrap_sample = k_bootstrap_sample
+        self.k_close_margin = k_close_margin
+        self.k_stable_share = k_stable_share
 
     @classmethod
     def from_params(cls, section: SegmentsParams, seed: int) -> SegmentModel:
@@ -180,6 +109,10 @@ class SegmentModel:
             covariance_type=section.covariance_type,
             max_missing_share=section.max_missing_share,
             drop_constant=section.drop_constant,
+            k_bootstrap=section.k_bootstrap,
+            k_bootstrap_sample=section.k_bootstrap_sample,
+            k_close_margin=section.k_close_margin,
+            k_stable_share=section.k_stable_share,
         )
 
     def _validate(self) -> None:
@@ -207,10 +140,10 @@ class SegmentModel:
         money, numeric, categorical = split_columns(
             frame, self.features, self.log_features, self.categorical_features, self.value_column
         )
-        empty, constant = check_features(
+        empty, sparse, constant = check_features(
             frame, money + numeric + categorical, self.max_missing_share, self.drop_constant
         )
-        dropped = empty + constant
+        dropped = empty + list(sparse) + constant
         money, numeric, categorical = ([c for c in cols if c not in dropped] for cols in (money, numeric, categorical))
         if not money + numeric + categorical:
             raise InsufficientDataError(
@@ -224,6 +157,17 @@ class SegmentModel:
                     c, "empty", "dropped", "empty for every account (its source table is probably absent)"
                 )
                 for c in empty
+            ]
+            + [
+                problems_.problem(
+                    c,
+                    "sparse",
+                    "dropped",
+                    f"missing for {share:.0%} of accounts (more than segments.max_missing_share "
+                    f"{self.max_missing_share:.0%}): imputing it would invent the clusters",
+                    "segments.max_missing_share",
+                )
+                for c, share in sparse.items()
             ]
             + [
                 problems_.problem(c, "constant", "dropped", "one value for every account", "segments.drop_constant")

@@ -3,6 +3,7 @@ perturbation of one weight used by the stability check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,17 +67,21 @@ def _one_weighting(
         return equal_weights(criteria)
     if method == "ahp":
         return _ahp(spec, params)
+    # The data-driven weightings see only the criteria the matrices kept (those left out for being
+    # missing for most accounts are not columns); their weight is 0.
     if method in ("entropy", "critic"):
         if matrix is None:
             raise InsufficientDataError(f"{method} needs the criteria matrix of the book.")
         func = entropy_weights if method == "entropy" else critic_weights
-        return func(matrix[criteria], n_boot=params.data_n_boot, seed=seed)
+        kept = [c for c in criteria if c in matrix.columns]
+        return func(matrix[kept], n_boot=params.data_n_boot, seed=seed).expanded(criteria)
     if method == "calibrated":
         if calib_matrix is None or outcome is None:
             raise InsufficientDataError("calibrated weights need an outcome (renewal or next-12-month margin).")
         cal = params.calibration
+        kept = [c for c in criteria if c in calib_matrix.columns]
         return calibrated_weights(
-            calib_matrix[criteria],
+            calib_matrix[kept],
             outcome,
             n_boot=cal.n_boot,
             seed=seed,
@@ -84,7 +89,7 @@ def _one_weighting(
             transform=cal.margin_transform,
             l2=cal.l2,
             groups=groups,
-        )
+        ).expanded(criteria)
     if method == "blend":
         for need in ("expert", "calibrated"):
             if need not in done:
@@ -102,6 +107,7 @@ def compare_weightings(
     seed: int = 0,
     strict: bool = True,
     groups: pd.Series | None = None,
+    dropped: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, WeightResult], dict[str, str]]:
     """Every weighting in ``params.compare`` (plus the chosen ``params.method``) for the criteria of ``spec``.
 
@@ -109,10 +115,15 @@ def compare_weightings(
     ``outcome``: rows with a known outcome (calibrated, blend), ``groups`` their account when
     several rows belong to one account (resampled together). Returns (results, skipped):
     a method that cannot be computed is skipped with its reason, except the chosen one,
-    whose error is raised when ``strict`` (a back-test passes ``strict=False``).
+    whose error is raised when ``strict`` (a back-test passes ``strict=False``). ``dropped``
+    (criterion -> why, e.g. missing for most accounts) are set to weight 0 in every weighting, the
+    other weights rescaled in proportion.
     """
     chosen = params.method
     methods = list(dict.fromkeys([*params.compare, chosen]))
+    gone = list(dropped or {})
+    matrix = None if matrix is None else matrix.drop(columns=gone, errors="ignore")
+    calibration_matrix = None if calibration_matrix is None else calibration_matrix.drop(columns=gone, errors="ignore")
     done: dict[str, WeightResult] = {}
     skipped: dict[str, str] = {}
     for method in methods:
@@ -124,4 +135,4 @@ def compare_weightings(
             if method == chosen and strict:
                 raise
             skipped[method] = str(exc)
-    return {m: done[m] for m in methods if m in done}, skipped
+    return {m: done[m].without(dropped or {}) for m in methods if m in done}, skipped

@@ -4,7 +4,7 @@ the run folder keeps of the chosen weights, and the plot of all weightings."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from analysis.core.summary import summary_frame
+from analysis.errors import InsufficientDataError
 
 
 @dataclass
@@ -63,6 +64,35 @@ class WeightResult:
         if self.draws is not None:
             text += f" (95% bootstrap interval {self.lower[factor]:.1%}-{self.upper[factor]:.1%})"
         return f"{text}, {self.method}."
+
+    def expanded(self, criteria) -> WeightResult:
+        """The same weights over ``criteria``, those it did not see at weight 0 (draws included)."""
+        names = list(criteria)
+        if list(self.weights.index) == names:
+            return self
+        weights = self.weights.reindex(names, fill_value=0.0).rename_axis(self.weights.index.name)
+        draws = None if self.draws is None else self.draws.reindex(columns=names, fill_value=0.0)
+        return replace(self, weights=weights, draws=draws)
+
+    def without(self, dropped: Mapping[str, str]) -> WeightResult:
+        """The same weighting with the ``dropped`` criteria (name -> why) at weight 0 and the others
+        rescaled in proportion, bootstrap draws included; the reasons join the notes."""
+        if not dropped:
+            return self
+        names = [n for n in dropped if n in self.weights.index]
+        weights = self.weights.astype(float).copy()
+        weights[names] = 0.0
+        if weights.sum() <= 0:
+            raise InsufficientDataError(
+                f"{self.method}: every criterion with weight is left out ({sorted(dropped)}); nothing is left to score."
+            )
+        draws = None
+        if self.draws is not None:
+            draws = self.draws.copy()
+            draws[names] = 0.0
+            draws = draws.div(draws.sum(axis=1).replace(0, np.nan), axis=0)
+        notes = [*self.notes, *(dropped[n] for n in names)]
+        return replace(self, weights=(weights / weights.sum()).rename("weight"), notes=notes, draws=draws)
 
     def to_config(self) -> dict:
         """The weights as a YAML-ready mapping (how they were obtained travels with them)."""
