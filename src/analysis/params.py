@@ -71,6 +71,20 @@ class FeaturesParams(Section):
     renewal_lead_days: Days  # features of a renewal decision are taken this many days before the end
 
 
+# --- validation ------------------------------------------------------------------------------
+
+
+class ValidationParams(Section):
+    """What the book must hold for the models (analysis.data.capacity); below ``min_accounts`` the
+    run stops before any notebook, below another minimum that analysis gets a warning."""
+
+    min_accounts: PositiveInt
+    min_decisions: PositiveInt
+    min_each_outcome: PositiveInt
+    min_repeat_buyers: PositiveInt
+    min_churned_accounts: PositiveInt
+
+
 # --- scoring ---------------------------------------------------------------------------------
 
 
@@ -436,6 +450,7 @@ class Params(Section):
     language: Language
     pipeline: PipelineParams
     features: FeaturesParams
+    validation: ValidationParams
     scoring: ScoringParams
     clv: ClvParams
     survival: SurvivalParams
