@@ -26,8 +26,13 @@ LATE_PAYMENT_DAYS = 60
 
 def exact(expr: str) -> str:
     """Sum and average money and shares as fixed-point decimals: floating-point sums in DuckDB's
-    parallel aggregation depend on thread timing, and the same data must give the same tables."""
-    return f"CAST({expr} AS DECIMAL(18, 6))"
+    parallel aggregation depend on thread timing, and the same data must give the same tables.
+
+    DECIMAL(38, 6) (a 128-bit integer of micro-units; DuckDB and Spark both have it) carries
+    amounts up to 10^32, so books in VND, IDR or KRW (10^12 and more per contract; validation
+    refuses above ``contract.MONEY_LIMIT`` = 10^15) sum exactly. DECIMAL(18, 6), used before,
+    overflowed at 10^12; an integer micro-unit scheme in BIGINT would overflow at 9.2 x 10^12."""
+    return f"CAST({expr} AS DECIMAL(38, 6))"
 
 
 ENGAGEMENT_COLUMNS = {
@@ -39,6 +44,18 @@ ENGAGEMENT_COLUMNS = {
 }
 # Columns each optional table contributes; filled with NULL (and a note) when the table is absent.
 OPTIONAL_FEATURES = {
+    "orders": [
+        "frequency",
+        "recency_days",
+        "T_days",
+        "monetary_value",
+        "order_revenue_12m",
+        "order_margin_12m",
+        "order_revenue_prev_12m",
+        "payment_delay_days",
+        "late_payment_share",
+        "unpaid_orders",
+    ],
     "usage": [
         "active_users_90d",
         "logins_90d",
@@ -211,6 +228,8 @@ def _derive(frame: pd.DataFrame, book: Book, subscription_margin: float) -> pd.D
     for table, columns in (("tickets", zero_when_absent[:3]), ("engagements", list(ENGAGEMENT_COLUMNS.values()))):
         if book.has(table):  # no rows in the window means zero, not unknown
             frame[columns] = frame[columns].fillna(0)
+    # Money, counts of contracts and unpaid orders: nothing recorded means zero (also for a book
+    # without an orders table: a subscription-only company has no order revenue).
     money = [c for c in zero_when_absent[len(ENGAGEMENT_COLUMNS) + 3 :] if c in frame]
     frame[money] = frame[money].fillna(0)
     as_of = pd.to_datetime(frame["as_of"])
@@ -299,6 +318,19 @@ def _lapsed_sql(contracts: str) -> str:
     """
 
 
+def _order_money_sql(book: Book, lit: str) -> str:
+    """Order revenue, margin and count in the year from ``lit`` per account (none without orders)."""
+    if not book.has("orders"):
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS account_id, 0 AS order_revenue, 0 AS order_margin, "
+            "0 AS orders_next_12m WHERE FALSE"
+        )
+    return f"""
+        SELECT account_id, sum({exact("amount")}) AS order_revenue, sum({exact("amount - cost")}) AS order_margin,
+          count(*) AS orders_next_12m
+        FROM orders WHERE date >= {lit} AND date < {lit} + 365 GROUP BY account_id"""
+
+
 def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd.DataFrame:
     """What happened on or after ``as_of`` to each account with a contract active at ``as_of``.
 
@@ -318,11 +350,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
         FROM active a JOIN contracts k ON k.account_id = a.account_id AND k."end" = a.next_renewal_date
         GROUP BY a.account_id
       ), lapsed AS ({_lapsed_sql("contracts")}),
-      money AS (
-        SELECT account_id, sum({exact("amount")}) AS order_revenue, sum({exact("amount - cost")}) AS order_margin,
-          count(*) AS orders_next_12m
-        FROM orders WHERE date >= {lit} AND date < {lit} + 365 GROUP BY account_id
-      ), subscription AS (
+      money AS ({_order_money_sql(book, lit)}), subscription AS (
         SELECT account_id,
           sum({exact("annual_value")} * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) / 365.0
             AS contract_revenue
