@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -37,13 +39,30 @@ print(run.describe())
 
 # %% [markdown]
 # ## Validation against the data contract
-# The pipeline stops before any notebook runs when a required rule is broken; notes about missing
-# optional tables say which analyses are skipped.
+# The pipeline stops before any notebook runs when a rule of the contract is broken (an *error*).
+# *Warnings* do not stop it but limit how far to trust some numbers: rows that look exported twice
+# under new ids (their money counts twice), contracts marked not renewed and followed by a later
+# contract of the same product line (read as a lapse and a return), and analyses the book is too
+# small for. Notes about missing optional tables say which analyses are skipped.
 
 # %%
-report = validate.report_for_run(run.book, run.run_dir)
+report = validate.report_for_run(run.book, run.run_dir, run.params.validation)
 run.write(report.to_frame().astype({"examples": str}), "validation_problems")
 print(report.to_text())
+
+# %%
+warning_rows = report.to_frame().query("severity == 'warning'")
+warning_rows[["table", "column", "check", "count", "message"]]
+
+# %% [markdown]
+# ## What the book is large enough for
+# Each analysis against the least data it needs (the `validation` section of the parameters). An
+# analysis marked unsupported still runs, but its estimates rest on too little data to trust.
+
+# %%
+capacity = report.capacity_frame()
+run.write(capacity, "data_capacity")
+capacity
 
 # %% [markdown]
 # ## Tables, sizes and date ranges

@@ -193,3 +193,85 @@ def test_snapshot_is_built_once_per_run_and_read_back_exactly(small_book, tmp_pa
 def test_functions_take_a_date_never_a_string(small_book):
     with pytest.raises(TypeError, match="datetime.date"):
         features.build_features(small_book, "2024-07-01", MARGIN)
+
+
+# --- books as companies have them (tiny books from tests/worlds.py) ----------------------------------
+
+
+def test_money_up_to_1e15_sums_exactly_and_bit_identically(tmp_path):
+    """A VND-sized book: every amount x 1e9 and one contract of exactly 1e15 (DECIMAL(18, 6) overflowed
+    at 1e12; the features now sum DECIMAL(38, 6))."""
+    import worlds
+    from bad_inputs import world, write
+
+    base = world()
+    scaled = worlds.with_money_scale(base, 1e9)
+    big = scaled.tables["contracts"].index[scaled.tables["contracts"]["end"] >= pd.Timestamp(AS_OF)][0]
+    scaled.tables["contracts"].loc[big, "annual_value"] = 1e15
+    base.tables["contracts"].loc[big, "annual_value"] = 1e6
+    book = load_book(write(tmp_path / "vnd", scaled), threads=4)
+    first = features.build_features(book, AS_OF, MARGIN)
+    for _ in range(3):
+        assert features.build_features(book, AS_OF, MARGIN).equals(first)
+    reference = features.build_features(load_book(write(tmp_path / "usd", base)), AS_OF, MARGIN)
+    for column in ("arr", "revenue_12m", "margin_12m", "monetary_value", "order_revenue_12m"):
+        np.testing.assert_allclose(first[column], reference[column] * 1e9, rtol=1e-12, err_msg=column)
+    owner = scaled.tables["contracts"].loc[big, "account_id"]
+    lines = scaled.tables["contracts"].query("account_id == @owner and start < @AS_OF and end >= @AS_OF")
+    assert first.loc[owner, "arr"] == lines["annual_value"].sum()  # exact, not merely close
+    outcomes = features.build_outcomes(book, AS_OF, MARGIN)
+    np.testing.assert_allclose(
+        outcomes["revenue_next_12m"],
+        features.build_outcomes(load_book(write(tmp_path / "usd2", base)), AS_OF, MARGIN)["revenue_next_12m"] * 1e9,
+        rtol=1e-12,
+    )
+
+
+def test_a_book_without_orders_has_every_feature(tmp_path):
+    """Subscription-only books (no orders table): order money is zero, order behaviour unknown."""
+    import worlds
+    from bad_inputs import write
+
+    book = load_book(write(tmp_path / "book", worlds.subscription_only(n_accounts=60, seed=5)))
+    assert not book.has("orders")
+    snapshot = features.build_features(book, AS_OF, MARGIN)
+    assert set(features.OPTIONAL_FEATURES["orders"]) - {"order_revenue_prev_12m"} <= set(snapshot.columns)
+    assert (snapshot["order_revenue_12m"] == 0).all() and (snapshot["unpaid_orders"] == 0).all()
+    assert snapshot["frequency"].isna().all() and snapshot["payment_delay_days"].isna().all()
+    pd.testing.assert_series_equal(snapshot["revenue_12m"], snapshot["contract_revenue_12m"], check_names=False)
+    assert snapshot["revenue_12m"].gt(0).any()
+    outcomes = features.build_outcomes(book, dt.date(2024, 7, 1), MARGIN)
+    assert (outcomes["orders_next_12m"] == 0).all() and outcomes["revenue_next_12m"].gt(0).all()
+    decisions = features.build_contract_features(book, 90, MARGIN)
+    assert len(decisions) > 100 and decisions["frequency"].isna().all()
+
+
+def test_contradictory_history_follows_one_rule(tmp_path):
+    """not_renewed, then a later contract of the same account and line (docs/data_contract.md,
+    "Contradictory histories"): a non-renewal at the first end, then a return; churn follows the
+    latest contract."""
+    import worlds
+    from bad_inputs import write
+
+    book_world = worlds.with_contradictory_history(worlds.calendar_terms(n_accounts=200, seed=11), n=1, gap_days=120)
+    (case,) = book_world.truth["contradictions"]
+    contracts = book_world.tables["contracts"].set_index("contract_id")
+    lost_end = contracts.loc[case["not_renewed_contract"], "end"].date()
+    back = dt.date.fromisoformat(case["later_start"])
+    book = load_book(write(tmp_path / "book", book_world))
+    account = case["account_id"]
+    before, gap, after = lost_end - dt.timedelta(days=30), lost_end + dt.timedelta(days=30), back + dt.timedelta(days=1)
+    # the not_renewed term is a non-renewal at its end ...
+    decided = features.build_contract_features(book, 90, MARGIN)
+    assert decided.loc[case["not_renewed_contract"], "renewed"] == 0
+    outcome = features.build_outcomes(book, before, MARGIN).loc[account]
+    assert outcome["renewed_next"] == 0
+    # ... the account is gone in the gap and active again from the later start ...
+    assert not features.build_features(book, gap, MARGIN).loc[account, "is_active"]
+    returned = features.build_features(book, after, MARGIN).loc[account]
+    assert returned["is_active"] and returned["arr"] == contracts.loc[case["later_contract"], "annual_value"]
+    # ... and its churn follows its latest contract: churned in the gap, not once it came back.
+    assert features.account_lifetimes(book, gap).loc[account, "event"] == 1
+    assert features.account_lifetimes(book, after).loc[account, "event"] == 0
+    later_outcome = contracts.loc[case["later_contract"], "renewal_outcome"]
+    assert bool(outcome["churned"]) == (later_outcome == "not_renewed")

@@ -9,6 +9,7 @@ from analysis.data.io import load_book
 from analysis.data.synth import generate_book
 from analysis.data.validate import validate_book
 from analysis.errors import ValidationFailed
+from analysis.params import defaults
 from analysis.run.cli import main
 
 
@@ -34,7 +35,7 @@ def edit(folder, table, change):
 
 
 def checks(folder):
-    report = validate_book(load_book(folder))
+    report = validate_book(load_book(folder), defaults().validation)
     return report, {(p.table, p.column, p.check) for p in report.problems}
 
 
@@ -122,4 +123,156 @@ def test_all_problems_reported_at_once_and_cli_exits_2_writing_nothing(book_copy
     assert "orders.amount" in out and "tickets.account_id" in out and "contracts" in out
     assert sorted(p.name for p in book_copy.rglob("*")) == before
     with pytest.raises(ValidationFailed, match="problem"):
-        validate_book(load_book(book_copy)).raise_if_failed()
+        validate_book(load_book(book_copy), defaults().validation).raise_if_failed()
+
+
+# --- warnings, capacity and the SQL checks (tiny books from tests/worlds.py) ------------------------
+
+
+def _validate(folder, **section):
+    params = defaults().validation
+    return validate_book(load_book(folder), params.updated(**section) if section else params)
+
+
+def test_warnings_do_not_fail_validation_and_keep_their_severity(tmp_path):
+    import worlds
+    from bad_inputs import world, write
+
+    from analysis.data.validate import ValidationReport
+
+    book = worlds.with_reexported_orders(world(), share=0.2, seed=1)
+    report = _validate(write(tmp_path / "book", book))
+    assert report.ok and not report.errors
+    (warning,) = report.warnings
+    assert (warning.table, warning.check, warning.severity) == ("orders", "probable duplicates", "warning")
+    assert warning.count == len(book.truth["reexported_orders"])  # every copy, and only the copies
+    assert {e["order_id"] for e in warning.examples} & set(book.truth["reexported_orders"])
+    frame = report.to_frame()
+    assert frame.loc[0, "severity"] == "warning" and frame.loc[0, "count"] == warning.count
+    report.save(tmp_path / "run")
+    assert ValidationReport.load(tmp_path / "run").warnings[0].severity == "warning"
+
+
+def test_contradictory_histories_are_counted_with_examples(tmp_path):
+    import worlds
+    from bad_inputs import world, write
+
+    book = worlds.with_contradictory_history(world(), n=3)
+    (warning,) = _validate(write(tmp_path / "book", book)).warnings
+    planted = {c["not_renewed_contract"] for c in book.truth["contradictions"]}
+    assert warning.check == "contradictory history" and warning.count == len(planted) == 3
+    assert {e["contract_id"] for e in warning.examples} == planted
+    assert {e["later_contract"] for e in warning.examples} == {
+        c["later_contract"] for c in book.truth["contradictions"]
+    }
+
+
+def test_a_clean_world_has_no_warnings(tmp_path):
+    from bad_inputs import write
+
+    report = _validate(write(tmp_path / "book"))
+    assert report.ok and not report.warnings, report.to_text()
+    assert report.capacity_frame()["supported"].all()
+
+
+def test_capacity_states_what_each_analysis_needs_and_has(tmp_path):
+    from bad_inputs import write
+
+    folder = write(tmp_path / "book")
+    report = _validate(folder, min_churned_accounts=10_000)
+    assert report.ok
+    (warning,) = report.warnings
+    assert warning.check == "capacity" and warning.message.startswith("churn survival (04_churn_survival)")
+    capacity = report.capacity_frame().set_index("analysis")
+    assert not capacity.loc["churn survival", "supported"]
+    assert capacity.drop(index="churn survival")["supported"].all()
+    assert "10,000 churned accounts (validation.min_churned_accounts)" in capacity.loc["churn survival", "needs"]
+    small = _validate(folder, min_accounts=31)  # the book has 30 accounts
+    (error,) = small.errors
+    assert error.check == "book too small" and "at least 31 accounts" in error.message
+    assert small.capacity_frame().set_index("analysis")["supported"].to_dict() == {
+        name: name == "data quality" for name in capacity.index
+    }
+
+
+def test_padding_is_blamed_on_the_table_that_has_it(tmp_path):
+    from bad_inputs import edit_csv, write
+
+    folder = write(tmp_path / "book", fmt="csv")
+    edit_csv(
+        folder, "tickets", lambda f: f.assign(account_id=f["account_id"].where(f.index > 1, f["account_id"] + " "))
+    )
+    found = {(p.table, p.column, p.check): p for p in _validate(folder).problems}
+    assert set(found) == {("tickets", "account_id", "padded id")}
+    assert found[("tickets", "account_id", "padded id")].count == 2
+
+
+def test_value_rules_on_typed_parquet_columns(tmp_path):
+    from bad_inputs import write
+
+    folder = write(tmp_path / "book")
+    usage = pd.read_parquet(folder / "usage.parquet")
+    usage.loc[usage.index[:2], "feature_adoption"] = [1.5, float("nan")]
+    usage.loc[usage.index[2], "meeting_minutes"] = float("-inf")
+    usage.loc[usage.index[3], "logins"] = -3
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # NaN written as a value (not a null), as exports from numeric tools do
+    columns = {c: pa.array(usage[c], from_pandas=c != "feature_adoption") for c in usage.columns}
+    pq.write_table(pa.table(columns), folder / "usage.parquet")
+    found = {(p.column, p.check): p.count for p in _validate(folder).problems}
+    assert found == {
+        ("feature_adoption", "<= 1"): 1,
+        ("feature_adoption", "not finite"): 1,
+        ("meeting_minutes", "not finite"): 1,
+        ("logins", ">= 0"): 1,
+    }
+
+
+def test_an_empty_required_table_is_an_error_an_empty_optional_one_a_warning(tmp_path):
+    from bad_inputs import edit_csv, write
+
+    folder = write(tmp_path / "book", fmt="csv")
+    edit_csv(folder, "contracts", lambda f: f.iloc[:0])
+    edit_csv(folder, "surveys", lambda f: f.iloc[:0])
+    problems = {(p.table, p.check): p.severity for p in _validate(folder).problems}
+    assert problems[("contracts", "empty table")] == "error" and problems[("surveys", "empty table")] == "warning"
+
+
+def test_a_file_that_breaks_while_scanned_is_named(tmp_path):
+    from bad_inputs import write
+
+    from analysis.errors import DataContractError
+
+    folder = write(tmp_path / "book")
+    path = folder / "usage.parquet"
+    data = bytearray(path.read_bytes())
+    data[200:3000] = b"\x00" * 2800  # page data destroyed, footer intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataContractError, match="usage.*usage.parquet.*Export the file again"):
+        _validate(folder)
+
+
+def test_validation_is_a_few_scans_per_table(tmp_path):
+    """Every rule of a table is counted in one query (plus one for its key): no query per rule."""
+    from bad_inputs import write
+
+    book = load_book(write(tmp_path / "book"))
+    queries = []
+
+    class Counting:
+        def __init__(self, con):
+            self._con = con
+
+        def __getattr__(self, name):
+            attr = getattr(self._con, name)
+            if name in ("execute", "sql"):
+                return lambda query, *a, **k: (queries.append(query), attr(query, *a, **k))[1]
+            return attr
+
+    book.con = Counting(book.con)
+    validate_book(book, defaults().validation)
+    on_usage = [q for q in queries if "raw_usage" in q or '"usage"' in q]
+    assert len(on_usage) <= 2, on_usage
+    assert len(queries) <= 4 * len(book.tables), len(queries)

@@ -48,8 +48,15 @@ TABLES: dict[str, TableSpec] = {
         _t(
             "validation_problems",
             QUALITY,
-            "table column check count message examples",
-            "every problem the data-contract validation found",
+            "table column check count message examples severity",
+            "every problem the data-contract validation found (severity error) and every warning: probable "
+            "re-exported duplicates, contradictory histories, what the book is too small for",
+        ),
+        _t(
+            "data_capacity",
+            QUALITY,
+            "analysis notebook supported has needs",
+            "per analysis: what it needs (validation section of the parameters) and what the book has",
         ),
         _t("table_overview", QUALITY, "table present required rows accounts", "rows, accounts and dates per table"),
         _t("missingness", QUALITY, "table column missing_share required", "share of empty cells per column"),

@@ -73,6 +73,20 @@ class FeaturesParams(Section):
     renewal_lead_share_of_term: Annotated[float, Field(gt=0, le=1)] | None
 
 
+# --- validation ------------------------------------------------------------------------------
+
+
+class ValidationParams(Section):
+    """What the book must hold for the models (analysis.data.capacity); below ``min_accounts`` the
+    run stops before any notebook, below another minimum that analysis gets a warning."""
+
+    min_accounts: PositiveInt
+    min_decisions: PositiveInt
+    min_each_outcome: PositiveInt
+    min_repeat_buyers: PositiveInt
+    min_churned_accounts: PositiveInt
+
+
 # --- scoring ---------------------------------------------------------------------------------
 
 
@@ -484,6 +498,7 @@ class Params(Section):
     language: Language
     pipeline: PipelineParams
     features: FeaturesParams
+    validation: ValidationParams
     scoring: ScoringParams
     clv: ClvParams
     survival: SurvivalParams

@@ -26,8 +26,13 @@ LATE_PAYMENT_DAYS = 60
 
 def exact(expr: str) -> str:
     """Sum and average money and shares as fixed-point decimals: floating-point sums in DuckDB's
-    parallel aggregation depend on thread timing, and the same data must give the same tables."""
-    return f"CAST({expr} AS DECIMAL(18, 6))"
+    parallel aggregation depend on thread timing, and the same data must give the same tables.
+
+    DECIMAL(38, 6) (a 128-bit integer of micro-units; DuckDB and Spark both have it) carries
+    amounts up to 10^32, so books in VND, IDR or KRW (10^12 and more per contract; validation
+    refuses above ``contract.MONEY_LIMIT`` = 10^15) sum exactly. DECIMAL(18, 6), used before,
+    overflowed at 10^12; an integer micro-unit scheme in BIGINT would overflow at 9.2 x 10^12."""
+    return f"CAST({expr} AS DECIMAL(38, 6))"
 
 
 ENGAGEMENT_COLUMNS = {
@@ -223,6 +228,8 @@ def _derive(frame: pd.DataFrame, book: Book, subscription_margin: float) -> pd.D
     for table, columns in (("tickets", zero_when_absent[:3]), ("engagements", list(ENGAGEMENT_COLUMNS.values()))):
         if book.has(table):  # no rows in the window means zero, not unknown
             frame[columns] = frame[columns].fillna(0)
+    # Money, counts of contracts and unpaid orders: nothing recorded means zero (also for a book
+    # without an orders table: a subscription-only company has no order revenue).
     money = [c for c in zero_when_absent[len(ENGAGEMENT_COLUMNS) + 3 :] if c in frame]
     frame[money] = frame[money].fillna(0)
     as_of = pd.to_datetime(frame["as_of"])
@@ -343,11 +350,11 @@ def _lapsed_sql(contracts: str) -> str:
 
 
 def _order_money_sql(book: Book, lit: str) -> str:
-    """Order revenue, margin and count per account in the 12 months from ``lit`` (none without orders)."""
+    """Order revenue, margin and count in the year from ``lit`` per account (none without orders)."""
     if not book.has("orders"):
         return (
-            "SELECT CAST(NULL AS VARCHAR) AS account_id, 0.0 AS order_revenue, 0.0 AS order_margin, "
-            "0 AS orders_next_12m WHERE false"
+            "SELECT CAST(NULL AS VARCHAR) AS account_id, 0 AS order_revenue, 0 AS order_margin, "
+            "0 AS orders_next_12m WHERE FALSE"
         )
     return f"""
         SELECT account_id, sum({exact("amount")}) AS order_revenue, sum({exact("amount - cost")}) AS order_margin,

@@ -30,17 +30,23 @@ def cmd_sample(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from analysis.data.asof import parse_optional_date
     from analysis.data.io import load_book
     from analysis.data.validate import validate_book
     from analysis.params import load_params, parse_overrides
 
+    extract_date = parse_optional_date(args.extract_date, "extract date")  # refused (exit 2) before any reading
+    params = load_params(args.config, parse_overrides(args.set))  # raises ConfigError (exit 2) naming the key
     if args.config or args.set:
-        load_params(args.config, parse_overrides(args.set))  # raises ConfigError (exit 2) naming the key
         print(
             f"Parameters valid: {args.config or 'config/params.yaml'}"
             + (f" with {len(args.set)} --set" if args.set else "")
         )
-    report = validate_book(load_book(args.data, extract_date=args.extract_date))
+    book = load_book(args.data, extract_date=extract_date)
+    try:
+        report = validate_book(book, params.validation)
+    finally:
+        book.con.close()
     print(report.to_text())
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 

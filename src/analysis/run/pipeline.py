@@ -460,7 +460,7 @@ def run_pipeline(
     notebooks = discover_notebooks(notebooks_dir)
     declared = {p.stem: declared_parameters(p) for p in notebooks}
     per_notebook = check_notebook_overrides(declared, configured)
-    validation, as_of_date, as_of_source = _check_book(data_path, as_of, validate, progress)
+    validation, as_of_date, as_of_source = _check_book(data_path, as_of, validate, progress, params)
     as_of_iso = as_of_date.isoformat()
     plan = _Plan(
         data_dir=data_path,
@@ -523,7 +523,7 @@ def _save_manifest(folder: Path, manifest: dict, secrets: list[str]) -> None:
     runs.write_json_atomic(folder / runs.MANIFEST, runs.scrub(manifest, secrets))
 
 
-def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str], Any]):
+def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str], Any], params: Params):
     """Validate the book (unless told not to) and resolve the as-of date, on one load of the book,
     before anything is written; a failure raises ValidationFailed or ConfigError (exit 2)."""
     from analysis.data.io import load_book
@@ -534,12 +534,14 @@ def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str]
     try:
         report = None
         if validate:
-            report = validate_book(book)
+            report = validate_book(book, params.validation)
             report.raise_if_failed()
             progress(
                 f"Data valid ({time.perf_counter() - clock:.1f} s): "
                 + ", ".join(f"{t} {n:,}" for t, n in report.row_counts.items())
             )
+            for warning in report.warnings:  # shown again in the data-quality section and the report
+                progress(f"warning: {warning.table} [{warning.check}] {warning.message}")
         as_of_date, source = resolve_as_of(book, as_of)
     finally:
         book.con.close()

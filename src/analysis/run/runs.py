@@ -65,7 +65,6 @@ CORE_PACKAGES = (
     "jupyterlab",
     "duckdb",
     "pyarrow",
-    "pandera",
     "PyYAML",
     "filelock",
     "jupytext",
