@@ -612,9 +612,10 @@ def _run_notebook(plan: _Plan, source: Path, record: dict, tmp: Path, standard: 
         record["seconds"] = round(time.perf_counter() - clock, 2)
         if executed.exists():
             runs.scrub_json_file(executed, plan.secrets)
-    if error is None:
+    page = tmp / "html" / f"{name}.html"
+    if error is None and not page.exists():  # a notebook may write its own page (the manager report does)
         try:
-            render_html(executed, tmp / "html" / f"{name}.html")
+            render_html(executed, page)
         except Exception as exc:
             error = _Failure(
                 "failed",
