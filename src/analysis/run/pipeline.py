@@ -558,7 +558,7 @@ def _run(plan: _Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
     params_file.write_text(
         yaml.safe_dump(plan.params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
-    previous = runs.latest_successful_run(out)
+    previous = runs.latest_successful_run(out, before=plan.as_of)
     standard = {
         "data_dir": str(plan.data_dir),
         "as_of": plan.as_of,

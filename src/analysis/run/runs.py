@@ -358,10 +358,17 @@ def list_runs(out_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def latest_successful_run(out_dir: Path) -> Path | None:
+def latest_successful_run(out_dir: Path, before: str | dt.date | None = None) -> Path | None:
+    """The newest successful run; with ``before``, the newest whose as-of date is earlier than it
+    (so a back-test run filed later is never "the last run" of a report on a later date)."""
+    limit = None if before is None else str(before)[:10]
     for run in list_runs(out_dir):
-        if run["manifest"].get("outcome") == "ok" and run["folder"].parent == out_dir:
-            return run["folder"]
+        m = run["manifest"]
+        if m.get("outcome") != "ok" or run["folder"].parent != out_dir:
+            continue
+        if limit is not None and not (m.get("as_of") and str(m["as_of"])[:10] < limit):
+            continue
+        return run["folder"]
     return None
 
 
