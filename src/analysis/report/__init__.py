@@ -93,8 +93,9 @@ def compose(run, run_id: str = "", language: str | None = None, write_tables: bo
     """Build every section from the run's tables (``run``: RunInputs with ``tables.run_dir`` and
     ``tables.previous_run_dir``); unless ``write_tables`` is False, write the report tables, the
     headline and the CRM exports. ``language`` renders in another language than the run's."""
-    from analysis.report import exports
+    from analysis.report import exports, plotting
 
+    plotting.set_theme()  # the CJK font first, so Chinese figure text never shows as boxes
     params = run.params if language is None else run.params.updated(language=language)
     present = set(run.book.tables.get("accounts", ()))
     accounts = run.book.df("accounts", [c for c in ACCOUNT_COLUMNS if c in present or c in ("account_id", "name")])

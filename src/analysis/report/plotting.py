@@ -59,6 +59,7 @@ def set_theme() -> str | None:
         matplotlib.rcParams["font.family"] = "sans-serif"
     # CJK fonts draw the ASCII hyphen well but not always U+2212; keep minus signs visible.
     matplotlib.rcParams["axes.unicode_minus"] = False
+    matplotlib.rcParams["text.parse_math"] = False  # an account named "$x$" is text, not a formula
     matplotlib.rcParams["figure.dpi"] = DPI
     return family
 

@@ -299,6 +299,7 @@ EN: dict[str, str] = {
     "revenue_12m": "Revenue (12 months)",
     "candidate_reason": "Why a candidate",
     "gaps": "Gap to the top customers it resembles",
+    "gap_level": "{factor}: {before} → {after}",
     "segment_n": "Segment {n}",
     "trait_high": "{factor} high",
     "trait_low": "{factor} low",

@@ -298,6 +298,7 @@ ZH: dict[str, str] = {
     "revenue_12m": "收入（12个月）",
     "candidate_reason": "入选原因",
     "gaps": "与相似顶级客户的差距",
+    "gap_level": "{factor}：{before} → {after}",
     "segment_n": "细分 {n}",
     "trait_high": "{factor}偏高",
     "trait_low": "{factor}偏低",

@@ -83,6 +83,9 @@ def gap_sentence(ctx: Context, row: pd.Series, columns: list[str]) -> str:
             parts.append(
                 f"{ctx.label(feature)} {formatting.change_of(feature, number, ctx.lang, ctx.settings.currency)}"
             )
+        elif " -> " in str(value):  # a category to change: "small -> mid-market"
+            before, after = (ctx.level(feature, v.strip()) for v in str(value).split(" -> ", 1))
+            parts.append(ctx.t("gap_level", factor=ctx.label(feature), before=before, after=after))
         else:
             parts.append(ctx.t("reason_level", factor=ctx.label(feature), level=ctx.level(feature, value)))
     return ctx.t("list_sep").join(parts)
