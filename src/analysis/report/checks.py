@@ -32,7 +32,7 @@ def ratio_verdict(ratio: float, tolerance: float, over: str, under: str, close: 
 
 def nonlinear_verdict(gbm: float, logit: float, gap: float) -> str:
     """Boosting minus logit held-out AUC: ``nonlinear`` above +gap, ``logit_better`` below -gap, else ``same``."""
-    diff = gbm - logit
+    diff = round(gbm - logit, 6)  # 0.87 - 0.89 is -0.020000000000000018 in floats
     if diff > gap:
         return "v_gbm_nonlinear"
     if diff < -gap:

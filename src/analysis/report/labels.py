@@ -114,6 +114,7 @@ FEATURES: dict[str, Feature] = {
     "first_seen": Feature("customer since", "首次合作日期", "category"),
     "next_renewal_date": Feature("next renewal", "下次续约日期", "category"),
     "parent_account_id": Feature("parent company", "母公司", "category"),
+    "owner": Feature("account owner", "负责人", "category"),
 }
 
 # Levels of the contract's categories and of the synthetic book (the data of a real book may add more).

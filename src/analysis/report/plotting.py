@@ -10,6 +10,7 @@ on a new figure and returns it; :func:`embed` turns a figure into a :class:`Figu
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import io
 from collections.abc import Mapping, Sequence
@@ -64,9 +65,16 @@ def set_theme() -> str | None:
     return family
 
 
+@functools.cache
+def _themed() -> str | None:
+    """The report's theme and CJK font, set once per process before the first figure."""
+    return set_theme()
+
+
 def _figure(width: float, height: float, ncols: int = 1):
     from matplotlib.figure import Figure
 
+    _themed()
     fig = Figure(figsize=(width, height), dpi=DPI)
     axes = fig.subplots(1, ncols)
     return fig, axes
@@ -211,7 +219,8 @@ def rates_with_intervals(rates: pd.DataFrame, title: str, xlabel: str):
     low = rates["lower_95"].astype(float).to_numpy() * 100
     high = rates["upper_95"].astype(float).to_numpy() * 100
     ax.barh(y, rate, color=PALETTE[1], height=0.55)
-    ax.errorbar(rate, y, xerr=[rate - low, high - rate], fmt="none", ecolor="#333", capsize=4)
+    xerr = [np.clip(rate - low, 0, None), np.clip(high - rate, 0, None)]
+    ax.errorbar(rate, y, xerr=xerr, fmt="none", ecolor="#333", capsize=4)
     for yi, r in zip(y, rate):
         ax.text(r / 2, yi, f"{r:.0f}%", va="center", ha="center", color="white", fontsize=9)
     ax.set_yticks(y, [str(i) for i in rates.index])

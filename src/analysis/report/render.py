@@ -152,6 +152,8 @@ SENTENCE_COLUMNS = frozenset(
 def column_class(kind: str, column: str) -> str:
     if kind in ("int", "money", "pct", "num0", "num1", "num2", "signed1"):
         return "num"
+    if column == "owner":
+        return "nw data"  # a person's name: data, like an account's name
     if kind == "date" or column in NOWRAP or kind == "id":
         return "nw"
     return "text" if column in SENTENCE_COLUMNS else ""

@@ -182,6 +182,12 @@ def shares_of(ctx: Context, table: pd.DataFrame, column: str) -> pd.DataFrame:
 def potential_sentence(ctx: Context, grades: pd.DataFrame, flagged: pd.Series) -> str:
     """How many accounts of the lowest grade show potential (the scoring step's flag, as configured)."""
     flag = ctx.params.scoring.tiers.flags.potential
+    # the scoring step flags potential by CLV instead of the configured predictor when the run has CLV
+    if ctx.optional("clv_accounts", ["account_id", "clv"]) is not None:
+        predictor = ctx.t("m_clv")
+        predictor = predictor[0].lower() + predictor[1:] if ctx.lang == "en" else predictor
+    else:
+        predictor = ctx.component_label(flag.predictor)
     last = grades.iloc[-1]
     return ctx.t(
         "potential_sentence",
@@ -191,6 +197,6 @@ def potential_sentence(ctx: Context, grades: pd.DataFrame, flagged: pd.Series) -
         total=formatting.count(flagged.sum()),
         value=ctx.component_label(flag.value),
         value_share=formatting.pct(flag.value_below_quantile),
-        predictor=ctx.component_label(flag.predictor),
+        predictor=predictor,
         predictor_share=formatting.pct(1 - flag.predictor_above_quantile),
     )
