@@ -48,7 +48,9 @@ def page_in(folder: Path, language: str | None) -> Path:
     previous = p.get("previous_run_dir")
     if previous and not Path(previous).exists():  # the run was staged under .tmp-<id>; runs move
         previous = None
-    run = NotebookRun.open(NOTEBOOK, p["data_dir"], p.get("as_of"), folder, folder / "params.yaml", p.get("seed"), previous)
+    run = NotebookRun.open(
+        NOTEBOOK, p["data_dir"], p.get("as_of"), folder, folder / "params.yaml", p.get("seed"), previous
+    )
     composed = report.compose(run, p.get("run_id", folder.name), language=language, write_tables=False)
     return composed.write(page.with_name(f"{NOTEBOOK}.{language}.html"))
 
