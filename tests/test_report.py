@@ -397,3 +397,30 @@ def test_sections_are_in_the_order_a_manager_reads(params):
     assert list(sections)[:3] == ["headline", "grades", "at_risk"] and list(sections)[-1] == "quality"
     assert all(s.available for k, s in sections.items()), {k: s.notes for k, s in sections.items() if not s.available}
     assert dt.date.fromisoformat(report.headline_figures(ctx_for(params))["as_of"]) == AS_OF
+
+
+def test_without_the_drivers_reasons_come_from_the_churn_models_clear_effects(params):
+    churn = run_tables()["churn_risk"].assign(
+        reason_1_factor=["days_since_last_login"] + [""] * 7,
+        reason_1_level="",
+        reason_1_value=[45.0] + [float("nan")] * 7,
+        reason_1_typical=[3.0] + [float("nan")] * 7,
+        reason_1_direction=["high"] + [""] * 7,
+        reason_2_factor=["size_band"] + [""] * 7,
+        reason_2_level=["small"] + [""] * 7,
+        reason_2_value=float("nan"),
+        reason_2_typical=float("nan"),
+        reason_2_direction=["level"] + [""] * 7,
+    )
+    from analysis.report.reasons import account_reasons
+
+    ctx = ctx_for(params, run_tables(drivers=None, renewal_reasons=None, churn_risk=churn))
+    reasons, why, source = account_reasons(ctx, None)
+    assert source == "churn_risk" and why is None
+    assert reasons.to_dict() == {
+        "A1": "Days since the last login 45 days, typical 3 days; Company size: small business"
+    }
+    zh_reasons = account_reasons(
+        ctx_for(zh(params), run_tables(drivers=None, renewal_reasons=None, churn_risk=churn)), None
+    )[0]
+    assert zh_reasons["A1"] == "距上次登录天数 45 天，典型值 3 天；公司规模：小型企业"

@@ -108,6 +108,37 @@ def from_churn_factors(
     return pd.Series(out, dtype=object)
 
 
+def from_structured_churn(churn: pd.DataFrame, label, value, level, t) -> pd.Series:
+    """account_id -> reasons from ``churn_risk``'s structured columns (``reason_<i>_factor``, ``_level``,
+    ``_value``, ``_typical``, ``_direction``; notebook 04 writes only effects clear after correction)."""
+    slots = sorted(int(m.group(1)) for c in churn.columns if (m := re.match(r"^reason_(\d+)_factor$", c)))
+    out = {}
+    for _, row in churn.iterrows():
+        parts = []
+        for i in slots:
+            factor = row.get(f"reason_{i}_factor")
+            if not isinstance(factor, str) or not factor:
+                continue
+            lvl = row.get(f"reason_{i}_level")
+            if isinstance(lvl, str) and lvl:
+                parts.append(t("reason_level", factor=label(factor), level=level(factor, lvl)))
+            else:
+                direction = str(row.get(f"reason_{i}_direction") or "")
+                parts.append(
+                    reason_text(
+                        factor,
+                        direction if direction in ("yes", "no") else row.get(f"reason_{i}_value"),
+                        row.get(f"reason_{i}_typical"),
+                        label,
+                        value,
+                        t,
+                    )
+                )
+        if parts:
+            out[row["account_id"]] = t("reason_sep").join(labels.capitalised(p) for p in parts)
+    return pd.Series(out, dtype=object)
+
+
 def account_reasons(ctx, findings: pd.DataFrame | None) -> tuple[pd.Series, str | None, str]:
     """(account_id -> reason sentence, why there are none (or None), source table)."""
     reasons = ctx.optional("renewal_reasons", ["account_id", "factor", "value"])
@@ -118,6 +149,9 @@ def account_reasons(ctx, findings: pd.DataFrame | None) -> tuple[pd.Series, str 
             return pd.Series(dtype=object), t("reasons_none_clear"), "renewal_reasons"
         return from_renewal_reasons(reasons, clear, ctx.label, ctx.value, t), None, "renewal_reasons"
     churn = ctx.optional("churn_risk", ["account_id", "top_risk_factors"])
+    if churn is not None and "reason_1_factor" in churn.columns:
+        found = from_structured_churn(churn, ctx.label, ctx.value, ctx.level, t)
+        return found, None if len(found) else t("reasons_none_clear"), "churn_risk"
     if churn is not None:
         hazard = ctx.optional("churn_hazard_ratios", ["factor", "p_adjusted"])
         found = from_churn_factors(churn, hazard, float(ctx.params.survival.alpha), ctx.label, t)
