@@ -16,18 +16,10 @@ from analysis.data import contract
 from analysis.params import CurrencyParams, defaults
 from analysis.report import findings, formatting, i18n, labels
 from analysis.report.sections import ORDER
+from analysis.report.sections.headline import HEADLINE_KEYS
 
 DYNAMIC_KEYS = {
-    "m_{}": (
-        "accounts",
-        "accounts_total",
-        "arr",
-        "renewal_rate",
-        "churned_value",
-        "revenue_12m",
-        "clv_total",
-        "value_at_risk_90d",
-    ),
+    "m_{}": HEADLINE_KEYS,
     "bands_{}": ("empty", "dominant", "separate", "overlap", "not_ordered"),
     "record_{}": ("too_few", "trusted", "weak", "no_signal"),
     "role_{}": findings.ROLES,

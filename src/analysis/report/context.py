@@ -334,3 +334,46 @@ def long_table(
     if len(frame) <= limit:
         return frame, None
     return frame.head(limit), ctx.t(order, shown=limit, total=f"{len(frame):,}", table=what)
+
+
+def account_columns(ctx: Context, ids: pd.Series, tiers: pd.Series | None = None) -> dict[str, object]:
+    """The columns every account listing starts with: account id, name (a link to the profile), tier,
+    region (in the report language) and, when the accounts table has one, owner."""
+    ids = pd.Series(list(ids), dtype=object)
+    columns: dict[str, object] = {"account": ids.to_numpy(), "name": ctx.name_of(ids).to_numpy()}
+    if tiers is not None:
+        columns["tier"] = ids.map(tiers.astype(object)).map(ctx.tier_names()).fillna("").to_numpy()
+    columns["region"] = [ctx.level("region", v) for v in ctx.account_column("region", ids)]
+    if ctx.has_owner:
+        columns["owner"] = ctx.account_column("owner", ids).to_numpy()
+    return columns
+
+
+def add_listing(
+    ctx: Context,
+    out: Section,
+    name: str,
+    listing: pd.DataFrame,
+    caption: str,
+    full: str,
+    filters: tuple[str, ...] = ("tier", "region"),
+    order: str = "rows_cut",
+    kinds: dict[str, str] | None = None,
+) -> Table:
+    """A long, searchable list: its first ``report.max_rows`` rows on the page (filterable by
+    ``filters`` and the owner), the whole list written as the run table ``report_<section>_<full>``."""
+    shown, cut = long_table(ctx, listing, f"report_{out.key}_{full}", order)
+    owner = ("owner",) if "owner" in listing.columns and "owner" not in filters else ()
+    table = Table(
+        name,
+        shown,
+        caption,
+        interactive=True,
+        filters=(*filters, *owner),
+        note=cut,
+        kinds=kinds or {},
+        hidden=LISTING_HIDDEN,
+    )
+    out.add(table)
+    out.full[full] = listing
+    return table

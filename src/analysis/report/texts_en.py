@@ -10,6 +10,7 @@ EN: dict[str, str] = {
     "exports_written": "CRM files of this run (in the run folder, exports/): {files}",
     "rows_cut": "The {shown} most valuable of {total} are listed; the complete list is the run table {table}.",
     "rows_cut_moves": "The {shown} largest score changes of {total} are listed; the complete list is the run table {table}.",
+    "rows_cut_cells": "The {shown} cells of largest annual value of {total} are listed; the complete list is the run table {table}.",
     "printed_rows": "Printed: the first {n} of {total} rows (the page lists them all).",
     "list_sep": "; ",
     "names_sep": ", ",

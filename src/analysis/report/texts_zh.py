@@ -9,6 +9,7 @@ ZH: dict[str, str] = {
     "exports_written": "本次运行的客户关系管理系统导出文件（位于运行文件夹的 exports/ 中）：{files}",
     "rows_cut": "列出价值最高的 {shown} 个（共 {total} 个）；完整名单见运行表 {table}。",
     "rows_cut_moves": "列出得分变化最大的 {shown} 个（共 {total} 个）；完整名单见运行表 {table}。",
+    "rows_cut_cells": "列出年度价值最高的 {shown} 个细分（共 {total} 个）；完整列表见运行表 {table}。",
     "printed_rows": "打印版：列出 {total} 行中的前 {n} 行（网页中列出全部）。",
     "list_sep": "；",
     "names_sep": "、",

@@ -10,13 +10,12 @@ import pandas as pd
 
 from analysis.report import formatting, plotting
 from analysis.report.context import (
-    LISTING_HIDDEN,
     Context,
     NotAvailable,
     Section,
-    Table,
+    account_columns,
+    add_listing,
     by_account,
-    long_table,
     section,
 )
 from analysis.report.sections.headline import within_window
@@ -44,13 +43,9 @@ def at_risk_section(ctx: Context, reasons: pd.Series, reasons_note: str | None, 
     scored = ctx.optional("scored_accounts", ["account_id", "tier"])
     bands = ctx.band_names()
     ids = accounts["account_id"]
-    table = pd.DataFrame({"account": ids.to_numpy(), "name": ctx.name_of(ids).to_numpy()})
+    table = pd.DataFrame(account_columns(ctx, ids, by_account(scored)["tier"] if scored is not None else None))
     if scored is not None:
-        table["tier"] = ids.map(by_account(scored)["tier"].astype(object)).map(ctx.tier_names()).to_numpy()
         out.sources.append("scored_accounts")
-    table["region"] = [ctx.level("region", v) for v in ctx.account_column("region", ids)]
-    if ctx.has_owner:
-        table["owner"] = ctx.account_column("owner", ids).to_numpy()
     if "end" in accounts.columns:
         table["renewal_date"] = pd.to_datetime(accounts["end"]).to_numpy()
     if "product_line" in accounts.columns:
@@ -71,21 +66,9 @@ def at_risk_section(ctx: Context, reasons: pd.Series, reasons_note: str | None, 
         out.sources.append(reasons_source)
     if reasons_note:
         out.notes.append(reasons_note)
-    shown, cut = long_table(ctx, table, "report_at_risk_accounts")
-    filters = ("tier", "region", *(("owner",) if ctx.has_owner else ()), "health_band")
-    out.add(
-        Table(
-            "at_risk",
-            shown,
-            ctx.t("at_risk_caption"),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=filters,
-            note=cut,
-        )
-    )
+    filters = ("tier", "region", "health_band")  # and the owner, when the book names one
+    add_listing(ctx, out, "at_risk", table, ctx.t("at_risk_caption"), "accounts", filters)
     out.data["accounts"] = accounts
-    out.full["accounts"] = table
     top = table.head(int(ctx.settings.n_at_risk))
     if len(top):
         values = pd.Series(

@@ -9,13 +9,12 @@ import pandas as pd
 
 from analysis.report import formatting, plotting
 from analysis.report.context import (
-    LISTING_HIDDEN,
     Context,
     NotAvailable,
     Section,
     Table,
+    add_listing,
     by_account,
-    long_table,
     section,
 )
 from analysis.scoring.tiers import GONE, NEW, migration
@@ -48,6 +47,12 @@ def labelled(ctx: Context, counts: pd.DataFrame, before_key: str) -> pd.DataFram
     frame = counts.rename(index=names, columns=names)
     frame.index.name, frame.columns.name = ctx.t(before_key), ctx.t("tier_after")
     return frame
+
+
+def matrix_table(ctx: Context, name: str, frame: pd.DataFrame, before_key: str, caption: str) -> Table:
+    """A labelled migration matrix as a table (rows: the tier before, under the column ``before_key``)."""
+    rows = frame.reset_index().rename(columns={ctx.t(before_key): before_key})
+    return Table(name, rows, caption, kinds=dict.fromkeys(frame.columns, "int"))
 
 
 def moves_table(ctx: Context, moves: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
@@ -129,14 +134,7 @@ def year_part(ctx: Context, out: Section) -> None:
             gone=formatting.count(counts[GONE].sum()),
         )
     )
-    out.add(
-        Table(
-            "year_migration",
-            frame.reset_index().rename(columns={ctx.t("tier_year_before"): "tier_year_before"}),
-            ctx.t("year_migration_title", since=since),
-            kinds=dict.fromkeys(frame.columns, "int"),
-        )
-    )
+    out.add(matrix_table(ctx, "year_migration", frame, "tier_year_before", ctx.t("year_migration_title", since=since)))
     out.figures.append(
         plotting.embed(
             plotting.heatmap(
@@ -146,19 +144,8 @@ def year_part(ctx: Context, out: Section) -> None:
         )
     )
     listing = moves_table(ctx, moves)
-    shown, cut = long_table(ctx, listing, "report_changes_year_moves_all", "rows_cut_moves")
-    out.add(
-        Table(
-            "year_moves",
-            shown,
-            ctx.t("year_moves_caption"),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=("tier_to", "direction", "region", *(("owner",) if ctx.has_owner else ())),
-            note=cut,
-        )
-    )
-    out.full["year_moves_all"] = listing
+    caption, filters = ctx.t("year_moves_caption"), ("tier_to", "direction", "region")
+    add_listing(ctx, out, "year_moves", listing, caption, "year_moves_all", filters, "rows_cut_moves")
 
 
 def since_last_run_part(ctx: Context, out: Section) -> None:
@@ -187,12 +174,7 @@ def since_last_run_part(ctx: Context, out: Section) -> None:
     if weights_note:
         out.text.append(weights_note)
     out.add(
-        Table(
-            "migration",
-            frame.reset_index().rename(columns={ctx.t("tier_before"): "tier_before"}),
-            ctx.t("migration_title", previous_as_of=previous_as_of),
-            kinds=dict.fromkeys(frame.columns, "int"),
-        )
+        matrix_table(ctx, "migration", frame, "tier_before", ctx.t("migration_title", previous_as_of=previous_as_of))
     )
     limit = int(ctx.settings.n_moves)
     for key, moves in (("upgrades", move.upgrades), ("downgrades", move.downgrades)):

@@ -9,13 +9,13 @@ import pandas as pd
 
 from analysis.report import formatting
 from analysis.report.context import (
-    LISTING_HIDDEN,
     Context,
     NotAvailable,
     Section,
     Table,
+    account_columns,
+    add_listing,
     by_account,
-    long_table,
     section,
 )
 
@@ -117,8 +117,6 @@ def review_section(ctx: Context) -> Section:
             ctx.t("review_actions_caption"),
         )
     )
-    ids = pd.Series(cases.index, index=cases.index)
-    names = ctx.tier_names()
     delay = frame["payment_delay_days"] if "payment_delay_days" in frame else pd.Series(np.nan, index=frame.index)
     share = frame["late_payment_share"] if "late_payment_share" in frame else pd.Series(np.nan, index=frame.index)
     why = [
@@ -135,11 +133,7 @@ def review_section(ctx: Context) -> Section:
     ]
     listing = pd.DataFrame(
         {
-            "account": cases.index,
-            "name": ctx.name_of(ids).to_numpy(),
-            "tier": frame["tier"].reindex(cases.index).astype(object).map(names).to_numpy(),
-            "region": [ctx.level("region", v) for v in ctx.account_column("region", ids)],
-            **({"owner": ctx.account_column("owner", ids).to_numpy()} if ctx.has_owner else {}),
+            **account_columns(ctx, cases.index, frame["tier"]),
             "arr": frame["arr"].reindex(cases.index).to_numpy() if "arr" in frame else np.nan,
             "margin_after_cost": cases["margin_after_cost"].to_numpy(),
             "review_why": why,
@@ -148,18 +142,9 @@ def review_section(ctx: Context) -> Section:
         }
     )
     listing = listing.sort_values("arr", ascending=False, kind="stable").reset_index(drop=True)
-    shown, cut = long_table(ctx, listing, "report_review_accounts_all")
-    out.add(
-        Table(
-            "accounts",
-            shown,
-            ctx.t("review_accounts_caption"),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=("tier", "region", *(("owner",) if ctx.has_owner else ()), "suggested_action"),
-            note=cut,
-        )
+    filters = (
+        ("tier", "region", "owner", "suggested_action") if ctx.has_owner else ("tier", "region", "suggested_action")
     )
-    out.full["accounts_all"] = listing
+    add_listing(ctx, out, "accounts", listing, ctx.t("review_accounts_caption"), "accounts_all", filters)
     out.data["cases"] = cases
     return out

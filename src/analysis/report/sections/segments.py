@@ -12,13 +12,12 @@ import pandas as pd
 
 from analysis.report import formatting, plotting
 from analysis.report.context import (
-    LISTING_HIDDEN,
     Context,
     NotAvailable,
     Section,
     Table,
+    add_listing,
     by_account,
-    long_table,
     section,
 )
 from analysis.report.history import STAGES, lifecycle_stage
@@ -89,19 +88,8 @@ def segments_section(ctx: Context) -> Section:
             ctx.t("stages_caption"),
         )
     )
-    shown, cut = long_table(ctx, table, "report_segments_cells")
-    out.add(
-        Table(
-            "cells",
-            shown,
-            ctx.t("segments_cells_caption", days=ctx.settings.lookback_days),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=("industry", "size", "stage"),
-            note=cut,
-            kinds={"customers_then": "int"},
-        )
-    )
+    caption, filters = ctx.t("segments_cells_caption", days=ctx.settings.lookback_days), ("industry", "size", "stage")
+    add_listing(ctx, out, "cells", table, caption, "cells_all", filters, "rows_cut_cells", {"customers_then": "int"})
     if history is not None and len(history):
         rate = kept_rates(history, ["industry", "size_band"])["kept_rate"].unstack("size_band")
         rate = rate.rename(index=lambda i: ctx.level("industry", i), columns=lambda s: ctx.level("size_band", s))

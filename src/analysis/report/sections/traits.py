@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.report import formatting
-from analysis.report.context import LISTING_HIDDEN, Context, Section, Table, by_account, long_table, section
+from analysis.report.context import (
+    Context,
+    Section,
+    Table,
+    account_columns,
+    add_listing,
+    by_account,
+    section,
+)
 
 CONDITION = re.compile(r"^(?P<feature>[A-Za-z_][\w]*) (?P<op>not in|in|<=|>=|!=|=|<|>) (?P<value>.+)$")
 LEVEL_FEATURE = re.compile(r"^(?P<feature>[A-Za-z_]\w*) = (?P<level>.+)$")
@@ -136,38 +144,19 @@ def traits_section(ctx: Context) -> Section:
         dict(zip(out.table("rules").frame["_rule_id"], out.table("rules").frame["rule"])) if out.has("rules") else {}
     )
     ids = candidates["account_id"]
-    tier = (
-        candidates["tier"]
-        if "tier" in candidates.columns
-        else ids.map(by_account(scored)["tier"])
-        if scored is not None
-        else ""
-    )
+    if "tier" in candidates.columns:
+        tiers = candidates.set_index("account_id")["tier"]
+    else:
+        tiers = by_account(scored)["tier"] if scored is not None else None
     listing = pd.DataFrame(
         {
-            "account": ids.to_numpy(),
-            "name": ctx.name_of(ids).to_numpy(),
-            "tier": pd.Series(tier).astype(object).map(ctx.tier_names()).to_numpy(),
-            "region": [ctx.level("region", v) for v in ctx.account_column("region", ids)],
-            **({"owner": ctx.account_column("owner", ids).to_numpy()} if ctx.has_owner else {}),
+            **account_columns(ctx, ids, tiers),
             "revenue_12m": candidates["revenue_12m"].to_numpy() if "revenue_12m" in candidates else np.nan,
             "candidate_reason": [candidate_reason(ctx, r, names, rule_text) for _, r in candidates.iterrows()],
             "gaps": [gap_sentence(ctx, r, gap_cols) for _, r in candidates.iterrows()],
         }
     )
-    shown, cut = long_table(ctx, listing, "report_traits_candidates_all")
-    out.add(
-        Table(
-            "candidates",
-            shown,
-            ctx.t("candidates_title"),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=("tier", "region", *(("owner",) if ctx.has_owner else ())),
-            note=cut,
-        )
-    )
-    out.full["candidates_all"] = listing
+    add_listing(ctx, out, "candidates", listing, ctx.t("candidates_title"), "candidates_all")
     out.text.append(ctx.t("traits_sentence", n=formatting.count(len(candidates))))
     return out
 

@@ -10,13 +10,13 @@ import pandas as pd
 from analysis.params import WarningRuleParams
 from analysis.report import formatting, plotting
 from analysis.report.context import (
-    LISTING_HIDDEN,
     Context,
     NotAvailable,
     Section,
     Table,
+    account_columns,
+    add_listing,
     by_account,
-    long_table,
     section,
 )
 from analysis.report.history import RECORD_COLUMNS
@@ -115,19 +115,7 @@ def warnings_section(ctx: Context) -> Section:
     )
     # the flagged accounts, most valuable first
     listing = account_listing(ctx, alerts, by_rule, tier, arr, scored)
-    shown, cut = long_table(ctx, listing, "report_warnings_accounts_all")
-    out.add(
-        Table(
-            "accounts",
-            shown,
-            ctx.t("warnings_accounts_caption"),
-            interactive=True,
-            hidden=LISTING_HIDDEN,
-            filters=("tier", "region", *(("owner",) if ctx.has_owner else ())),
-            note=cut,
-        )
-    )
-    out.full["accounts_all"] = listing
+    add_listing(ctx, out, "accounts", listing, ctx.t("warnings_accounts_caption"), "accounts_all")
     return out
 
 
@@ -152,15 +140,9 @@ def account_listing(ctx: Context, alerts, by_rule, tier: pd.Series, arr: pd.Seri
     per_account = (
         pd.Series(words, index=alerts["account_id"].to_numpy()).groupby(level=0, sort=True).agg(ctx.t("list_sep").join)
     )
-    ids = pd.Series(per_account.index, index=per_account.index)
-    names = ctx.tier_names()
     frame = pd.DataFrame(
         {
-            "account": per_account.index,
-            "name": ctx.name_of(ids).to_numpy(),
-            "tier": tier.reindex(per_account.index).map(names).fillna("").to_numpy(),
-            "region": [ctx.level("region", v) for v in ctx.account_column("region", ids)],
-            **({"owner": ctx.account_column("owner", ids).to_numpy()} if ctx.has_owner else {}),
+            **account_columns(ctx, per_account.index, tier),
             "warnings": per_account.to_numpy(),
             "arr": arr.reindex(per_account.index).to_numpy() if len(arr) else np.nan,
         }
