@@ -194,6 +194,12 @@ def by_account(frame: pd.DataFrame) -> pd.DataFrame:
 COLUMN_KINDS: dict[str, str] = {
     "accounts": "int",
     "flagged": "int",
+    "flagged_then": "int",
+    "customers_then": "int",
+    "potential": "int",
+    "kept_rate": "pct",
+    "share_health_risk": "pct",
+    "missing_share": "pct",
     "share_accounts": "pct",
     "share_revenue": "pct",
     "share_value": "pct",
