@@ -308,7 +308,8 @@ def test_review_suggests_an_action_per_case(params):
     sec = review_section(ctx_for(params))
     cases = sec.data["cases"]
     # A5: margin 5 - 2 tickets x 50 = -95 -> loss, mostly cost to serve (100 of 100) -> reduce cost.
-    # A7: late (90 days), small tier, no potential -> end the relationship. A8 is not active.
+    # A7: margin 2 - one ticket x 50 = -48, small tier, no potential -> end the relationship. A8 is not
+    # active. A late payer that makes money is repriced (prepayment), never ended.
     assert cases["action"].to_dict() == {"A5": "reduce_cost", "A7": "end"}
     listing = sec.table("accounts").frame.set_index("account")
     assert listing.loc["A7", "suggested_action"] == params.report.review_actions["end"].en
@@ -322,6 +323,8 @@ def test_review_suggests_an_action_per_case(params):
     frame = ctx_for(params).tables.get("features_asof").set_index("account_id").assign(tier="ordinary")
     plain = review_cases(frame.assign(margin_12m=[-5.0] + [100.0] * 7), flags, params.report.review, None)
     assert plain.loc["A1", "action"] == "reprice"  # a loss before any cost to serve: reprice
+    late = review_cases(frame.assign(tier="small", payment_delay_days=90.0), flags, params.report.review, None)
+    assert set(late.loc[late["loss"] == False, "action"]) == {"reprice"}  # noqa: E712  profitable late payers
 
 
 def test_segments_cells_with_lifecycle_stage_and_customers_kept(params):

@@ -446,7 +446,7 @@ class LifecycleParams(Section):
 class ReviewParams(Section):
     """Suggested action for a customer to review (unprofitable or chronically late)."""
 
-    end_tiers: list[str]  # late payers in these pyramid tiers (without potential): end the relationship
+    end_tiers: list[str]  # a loss in these pyramid tiers (without potential): end the relationship
     cost_to_serve_share: Share  # loss mostly cost to serve (tickets) when its share of the gap is above this
 
 

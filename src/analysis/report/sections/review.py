@@ -29,10 +29,11 @@ def review_cases(frame: pd.DataFrame, flags, review, potential: pd.Series | None
     tier. ``flags``: ``scoring.tiers.flags.unprofitable`` (the same cost to serve and lateness rules
     as the flag); ``review``: ``report.review``. Rules, first match wins:
 
-    * late payer in an ``end_tiers`` tier without growth potential -> end the relationship;
+    * a loss in an ``end_tiers`` tier without growth potential -> end the relationship (it destroys
+      profit and is not expected to grow out of it);
     * a loss mostly made of cost to serve (its share of the shortfall >= ``cost_to_serve_share``)
       -> reduce the cost to serve;
-    * any other loss, or late payment -> reprice (prices or payment terms).
+    * any other loss, or late payment of a profitable customer -> reprice (prices or payment terms).
     """
     margin = frame["margin_12m"].astype(float)
     tickets = frame.get("tickets_12m", pd.Series(0.0, index=frame.index)).astype(float).fillna(0)
@@ -50,7 +51,7 @@ def review_cases(frame: pd.DataFrame, flags, review, potential: pd.Series | None
     shortfall = cost + (-margin).clip(lower=0)
     service_share = (cost / shortfall.replace(0, np.nan)).fillna(0)
     no_potential = ~potential.reindex(frame.index).fillna(False).astype(bool) if potential is not None else True
-    end = late & frame["tier"].isin(review.end_tiers) & no_potential
+    end = loss & frame["tier"].isin(review.end_tiers) & no_potential
     reduce = ~end & loss & (service_share >= review.cost_to_serve_share)
     action = np.where(end, "end", np.where(reduce, "reduce_cost", "reprice"))
     out = pd.DataFrame(
