@@ -9,6 +9,7 @@
     python3 tasks.py hooks   # install the git pre-commit hooks (ruff, jupytext sync, no notebook outputs)
     python3 tasks.py lab     # open JupyterLab on notebooks/ with the project kernel
     python3 tasks.py bench   # benchmarks of the foundation (sample generation, feature build)
+    python3 tasks.py screenshots   # refresh docs/screenshots/ (the manager report, both languages)
     python3 tasks.py setup   # only create / refresh .venv and the Jupyter kernel
     python3 tasks.py lock    # maintainers: re-resolve requirements.lock and environment.yml
 
@@ -102,11 +103,24 @@ def ensure_browser() -> None:
         print("Installing chromium failed; the browser check of the report will be skipped.", flush=True)
 
 
+def screenshots() -> None:
+    """docs/screenshots/: a 1,500-account sample run twice a month apart (so "since the last run" is
+    filled), then one small PNG per section of the second report in English and Chinese."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="report-screenshots-") as tmp:
+        book, out = Path(tmp) / "book", Path(tmp) / "reports"
+        sh(BIN / "analysis", "sample", "--accounts", "1500", "--seed", "7", "--out", book)
+        for as_of in ("2025-11-01", "2025-12-01"):
+            sh(BIN / "analysis", "run", "--data", book, "--as-of", as_of, "--out", out)
+        sh(BIN / "analysis", "report", "--out", out, "--screenshots", ROOT / "docs" / "screenshots")
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command == "lock":
         return relock()
-    if command not in {"run", "test", "lab", "bench", "setup", "lint", "hooks"}:
+    if command not in {"run", "test", "lab", "bench", "setup", "lint", "hooks", "screenshots"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2
     ensure_venv()
@@ -132,6 +146,8 @@ def main(argv: list[str]) -> int:
             sh(BIN / "jupyter", "lab", "--notebook-dir", ROOT / "notebooks", *rest)
         elif command == "bench":
             sh(BIN / "analysis", "bench", *rest)
+        elif command == "screenshots":
+            screenshots()
     except subprocess.CalledProcessError as exc:
         return exc.returncode
     return 0

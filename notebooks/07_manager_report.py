@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: B2B tiering (project)
 #     language: python
@@ -21,74 +23,39 @@ run_id = ""
 previous_run_dir = None
 overrides = {}  # e.g. {"language": "zh"}; a scheduled run uses the config's values
 
+# %% [markdown]
+# # Manager report
+#
+# This notebook writes the managers' page, `html/07_manager_report.html` of the run (linked from
+# `reports/index.html`): every section is built by `analysis.report` from this run's tables (and the
+# previous run's, for "since the last run") and rendered from the package's Jinja2 templates in the
+# configured language. A section whose analysis is missing shows "Not available: ..." instead of an
+# error. The CRM exports go to `exports/` of the run. Guide: `docs/report.md`.
+
 # %%
-# Manager report. Every visible word comes from analysis.report.i18n in the configured language
-# (language: en | zh), so this notebook has no markdown cells: the HTML page shows outputs only.
-# Sections are built by analysis.report from this run's tables (and the previous run's, for
-# "what changed"); a missing table gives a "Not available: ..." note instead of an error.
-# CRM exports go to <run>/exports/. Guide: docs/report.md.
 import warnings
 
-import matplotlib.pyplot as plt
-
 from analysis import report
-from analysis.report import i18n, plotting
 from analysis.run.notebook import NotebookRun
 
-# Warnings are for analysts and shown in notebooks 01-06; this page is for managers.
+# Warnings are for analysts and shown in notebooks 01-06; the page is for managers.
 warnings.simplefilter("ignore")
 run = NotebookRun.open(
     "07_manager_report", data_dir, as_of, run_dir, config_path, seed, previous_run_dir, overrides=overrides
 )
-plotting.set_theme()
 page = report.compose(run, run_id)
-lang = page.lang
-headline, pyramid, changes, drivers = page["headline"], page["pyramid"], page["changes"], page["drivers"]
-report.show_html(report.header_html(page.ctx, list(page.sections.values())))
+path = page.write()
+print(f"Manager report: {path}")
+
+# %% [markdown]
+# Which sections the page shows, and why a section is empty when it is (its note names the missing
+# table and the notebook that writes it):
 
 # %%
-report.show(headline, lang, with_tables=True)
+page.summary()
+
+# %% [markdown]
+# What the CRM exports leave empty, and why:
 
 # %%
-report.show(pyramid, lang)
-if pyramid.available:
-    plotting.plot_pyramid(
-        pyramid.data["figure"],
-        pyramid.data["figure_labels"],
-        i18n.t("pyramid_figure_title", lang),
-        i18n.t("share", lang) + " (%)",
-    )
-    plt.show()
-report.show_tables(pyramid, lang)
-
-# %%
-report.show(changes, lang)
-if changes.available:
-    plotting.plot_migration(
-        changes.data["migration_labelled"],
-        i18n.t("migration_title", lang),
-        i18n.t("tier_after", lang),
-        i18n.t("tier_before", lang),
-    )
-    plt.show()
-report.show_tables(changes, lang)
-
-# %%
-report.show(drivers, lang)
-if drivers.available:
-    plotting.plot_forest(drivers.data["forest"], i18n.t("forest_title", lang), i18n.t("forest_xlabel", lang))
-    plt.show()
-report.show_tables(drivers, lang)
-
-# %%
-report.show(page["at_risk"], lang, with_tables=True)
-
-# %%
-report.show(page["traits"], lang, with_tables=True)
-
-# %%
-report.show(page["playbook"], lang, with_tables=True)
-
-# %%
-report.show(page["quality"], lang, with_tables=True)
-report.show_notes(page.export_notes, page.exports, run_dir, lang)
+page.export_notes

@@ -118,11 +118,10 @@ def _newest_run(out: Path) -> Path:
 
 
 def render_in_language(run_dir: Path, previous: Path | None, target: Path, language: str) -> Path:
-    """Notebook 07 again on a copy of a finished run, in another language; returns its HTML page."""
+    """Notebook 07 again on a copy of a finished run, in another language; returns the page it wrote."""
     import papermill
 
     from analysis.paths import KERNEL_NAME, NOTEBOOKS_DIR
-    from analysis.run import pipeline
 
     shutil.copytree(run_dir, target)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -134,6 +133,8 @@ def render_in_language(run_dir: Path, previous: Path | None, target: Path, langu
         "previous_run_dir": str(previous) if previous else None,
         "overrides": {"language": language},
     }
+    page = target / "html" / "07_manager_report.html"
+    page.unlink()  # the notebook writes the page itself
     executed = target / "notebooks" / "07_manager_report.ipynb"
     papermill.execute_notebook(
         str(NOTEBOOKS_DIR / "07_manager_report.ipynb"),
@@ -144,7 +145,7 @@ def render_in_language(run_dir: Path, previous: Path | None, target: Path, langu
         progress_bar=False,
         log_output=False,
     )
-    return pipeline.render_html(executed, target / "html" / "07_manager_report.html")
+    return page
 
 
 def build(root: Path) -> E2E:

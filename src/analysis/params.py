@@ -471,6 +471,47 @@ class SegmentsParams(Section):
 # --- report and pipeline ---------------------------------------------------------------------
 
 
+class CurrencyParams(Section):
+    code: str | None  # ISO code shown after compact money when there is no symbol ("331.4 M EUR")
+    symbol: str | None  # shown before compact money ("€331.4 M"); both null: no currency shown
+
+
+class TextParams(Section):
+    """A text a manager reads, in both report languages."""
+
+    en: str
+    zh: str
+
+
+class VerdictParams(Section):
+    """Thresholds of every sentence of the report that reads a number (docs/report.md, "Verdicts")."""
+
+    auc_useful: Annotated[float, Field(gt=0.5, lt=1)]  # AUC / concordance from which a ranking is useful
+    auc_gap: Annotated[float, Field(gt=0, lt=0.5)]  # boosting minus logit AUC beyond which effects are not linear
+    calibration_tolerance: Annotated[float, Field(gt=0, lt=1)]  # predicted / observed within 1 +- this
+    calibration_gap_points: Annotated[float, Field(gt=0, lt=1)]  # largest decile gap (share) read as "small"
+    rule_precision_good: Share  # held-out precision from which a top-tier rule is "reliable"
+    warning_lift_trusted: Annotated[float, Field(gt=1)]  # churn of flagged / unflagged from which an alarm is trusted
+    min_flagged: PositiveInt  # flagged accounts a year ago needed to judge a rule's record
+    min_decisions: PositiveInt  # renewal decisions a segment needs before its renewal rate is singled out
+    band_dominant_share: OpenShare  # one health band holding this share of accounts cannot discriminate
+
+
+class LifecycleParams(Section):
+    """Lifecycle stage of an existing customer (the seed's third segment dimension), first match wins."""
+
+    onboarding_days: Days  # customer for fewer days than this: onboarding
+    renewal_days: Days  # next renewal within this many days: renewal
+    expansion_growth: float  # revenue growth (share) from which an account is expanding; otherwise adoption
+
+
+class ReviewParams(Section):
+    """Suggested action for a customer to review (unprofitable or chronically late)."""
+
+    end_tiers: list[str]  # a loss in these pyramid tiers (without potential): end the relationship
+    cost_to_serve_share: Share  # loss mostly cost to serve (tickets) when its share of the gap is above this
+
+
 class ReportParams(Section):
     at_risk_days: Days | None  # null = survival.at_risk_window_days (resolved by Params)
     at_risk_threshold: Annotated[float, Field(gt=0, le=1)]
@@ -478,8 +519,19 @@ class ReportParams(Section):
     n_findings: PositiveInt
     n_moves: PositiveInt
     n_candidates: PositiveInt
+    max_rows: PositiveInt  # rows of each searchable long table (the full lists are in the run's tables)
+    print_rows: PositiveInt  # rows of each long table printed (PDF); the page keeps them all
     top_share: Annotated[float, Field(gt=0, le=1)]
     pareto_strong: Annotated[float, Field(gt=0, le=1)]
+    lookback_days: Days  # early warnings are back-tested on the book this many days earlier
+    currency: CurrencyParams
+    verdicts: VerdictParams
+    lifecycle: LifecycleParams
+    review: ReviewParams
+    warning_plays: dict[str, TextParams]  # pyramid tier -> what to do when an early warning fires
+    retention_play: TextParams  # the at-risk health band's retention play
+    review_actions: dict[Literal["reprice", "reduce_cost", "end"], TextParams]
+    level_labels: dict[str, dict[str, TextParams]]  # column -> data level -> words (adds to analysis.report.labels)
 
 
 class PipelineParams(Section):
@@ -518,11 +570,15 @@ class Params(Section):
             object.__setattr__(
                 self, "report", self.report.model_copy(update={"at_risk_days": self.survival.at_risk_window_days})
             )
-        unknown = sorted(set(self.segments.top_tiers) - set(self.scoring.tiers.pyramid.codes))
-        if unknown:
-            raise ValueError(
-                f"segments.top_tiers names {unknown}, which are not pyramid tiers ({self.scoring.tiers.pyramid.codes})"
-            )
+        codes = self.scoring.tiers.pyramid.codes
+        for key, named in (
+            ("segments.top_tiers", self.segments.top_tiers),
+            ("report.review.end_tiers", self.report.review.end_tiers),
+            ("report.warning_plays", list(self.report.warning_plays)),
+        ):
+            unknown = sorted(set(named) - set(codes))
+            if unknown:
+                raise ValueError(f"{key} names {unknown}, which are not pyramid tiers ({codes})")
         return self
 
 

@@ -113,6 +113,13 @@ TABLES: dict[str, Table] = {
                     nullable=True,
                     allowed=("AAA", "AA", "A", "BBB", "BB", "B", "CCC"),
                 ),
+                Column(
+                    "owner",
+                    STRING,
+                    required=False,
+                    nullable=True,
+                    description="Account owner (sales or customer-success manager); the report filters by it",
+                ),
             ),
             key=("account_id",),
             event_dates=("first_seen",),

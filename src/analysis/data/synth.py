@@ -52,6 +52,18 @@ INDUSTRIES = ("manufacturing", "financial services", "technology", "retail", "he
 REGIONS = ("North", "East", "South", "West", "Central")
 PRODUCT_LINES = ("Core Platform", "Analytics", "Integrations", "Premium Support")
 RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC")
+OWNERS = (
+    "Alex Chen",
+    "Maria Rossi",
+    "Sam Patel",
+    "Jana Novak",
+    "Tom Becker",
+    "Li Wei",
+    "Emma Dubois",
+    "Omar Haddad",
+    "Sara Lind",
+    "Kenji Sato",
+)
 SEVERITIES = ("low", "medium", "high", "critical")
 
 # Per-segment behaviour. Rates are per year unless stated.
@@ -167,12 +179,13 @@ def _make_accounts(rng, n: int, offset: int):
     has_parent = rng.random(n) < 0.03
     parent = np.where(has_parent & (np.arange(n) > 0), ids[rng.integers(0, max(n, 1), n)], None)
     parent = np.where(parent == ids, None, parent)
+    region = rng.integers(0, len(REGIONS), n)
     accounts = pd.DataFrame(
         {
             "account_id": ids,
             "name": names,
             "industry": np.array(INDUSTRIES)[industry],
-            "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
+            "region": np.array(REGIONS)[region],
             "size_band": size_name,
             "employees": employees,
             "first_seen": day_to_date(first_seen),
@@ -182,6 +195,9 @@ def _make_accounts(rng, n: int, offset: int):
             "credit_rating": np.array(RATINGS)[rating],
             "noise_1": np.round(rng.normal(0, 1, n), 4),
             "noise_2": np.round(rng.uniform(0, 100, n), 2),
+            # two owners per region, taken from the account number: no random draw, so every other
+            # value of the book stays as it was before owners existed
+            "owner": np.array(OWNERS)[2 * region + (offset + np.arange(n)) % 2],
         }
     )
     traits = pd.DataFrame(

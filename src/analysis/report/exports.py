@@ -12,6 +12,11 @@
 Rows are sorted by key, numbers rounded (money to cents, the rest to 6 decimals) and nothing
 time-dependent is written, so two runs on the same data, parameters and seed give byte-identical
 files.
+
+CSV files are opened by spreadsheets, which run a cell that begins with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return as a formula ("formula injection", e.g. an account named
+``=HYPERLINK(...)``). Every such text cell of a CSV export is written with a leading single quote
+(the OWASP rule); numbers are not text and stay as they are. Parquet files keep the exact text.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.params import Params, ScoringParams
-from analysis.report import i18n
+from analysis.params import Params
+from analysis.report import i18n, labels
 
 EXPORTS_DIR = "exports"
 WEIGHTS_YAML = "scoring_weights.yaml"
@@ -77,12 +82,13 @@ INPUTS = (
     "scored_accounts",
     "clv_accounts",
     "churn_risk",
-    "renewal_reasons",
     "upgrade_candidates",
     "drivers",
     "scoring_weights",
 )
 WEIGHTS_COLUMNS = ["criterion", "label", "weight", "lower_95", "upper_95", "method"]
+# A text cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets.
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def _keyed(frame: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -98,44 +104,30 @@ def _column(frame: pd.DataFrame | None, column: str, index: pd.Index) -> pd.Seri
     return frame[column].reindex(index)
 
 
-def top_reasons(
-    renewal_reasons: pd.DataFrame | None,
-    churn_risk: pd.DataFrame | None,
-    lang: str = "en",
-    scoring: ScoringParams | None = None,
-) -> pd.Series | None:
-    """Per account: the factors pushing renewal down (notebook 05), else the churn risk factors (04).
-
-    Each reason reads "Feature usage 0.34 (typical 0.53) x0.47": the account's value, the book's
-    typical value and the factor's multiplier on the odds of renewal.
-    """
-    if renewal_reasons is not None and {"account_id", "sentence"} <= set(renewal_reasons.columns):
-        down = renewal_reasons
-        if "side" in down.columns:
-            down = down[down["side"] == "down"]
-        down = down.sort_values([c for c in ("account_id", "rank") if c in down.columns], kind="stable")
-        if {"factor", "value", "typical", "odds_multiplier"} <= set(down.columns):
-            typical = i18n.t("typical", lang)
-            text = pd.Series(
-                [
-                    f"{i18n.feature_label(f, lang, scoring)} {v} ({typical} {t}) x{m:.2f}"
-                    for f, v, t, m in zip(down["factor"], down["value"], down["typical"], down["odds_multiplier"])
-                ],
-                index=down.index,
-            )
-        else:
-            text = down["sentence"].astype(str)
-        return text.groupby(down["account_id"], sort=True).agg("; ".join)
-    return _column(churn_risk, "top_risk_factors", _keyed(churn_risk).index) if churn_risk is not None else None
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading single quote (OWASP)."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            text = out[col]
+            risky = text.astype("string").str.match(FORMULA_START, na=False).to_numpy(dtype=bool)
+            if risky.any():
+                out[col] = text.astype(object).where(~risky, "'" + text.astype("string").astype(object))
+    return out
 
 
 def scored_accounts_export(
-    tables: Mapping[str, pd.DataFrame | None], params: Params, names: pd.Series | None = None
+    tables: Mapping[str, pd.DataFrame | None],
+    params: Params,
+    names: pd.Series | None = None,
+    reasons: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The CRM table and notes on every column left empty (and why).
 
     ``tables``: run tables by name (``scored_accounts`` required; ``clv_accounts``, ``churn_risk``,
-    ``renewal_reasons``, ``upgrade_candidates`` optional); ``names``: account_id -> display name.
+    ``upgrade_candidates`` optional); ``names``: account_id -> display name; ``reasons``:
+    account_id -> the report's reason sentence ("feature usage (90 days) 4%, typical 51%"; only
+    clear effects, see ``analysis.report.reasons``), None when the run has no reasons.
     """
     scored = _keyed(tables.get("scored_accounts"))
     if scored is None or "tier" not in scored.columns:
@@ -168,9 +160,14 @@ def scored_accounts_export(
         if values is None:
             notes.append(f"{target}: empty, the run has no {table} table with a '{column}' column.")
         out[target] = values.astype(object) if values is not None else None
+    if out["alerts"].notna().any():  # rule codes ("no_login_30d;nps_drop") as the rules' words
+        words = {r.rule: getattr(r, lang, None) or r.en for r in params.scoring.warnings}
+        out["alerts"] = [
+            "; ".join(words.get(code, code) for code in str(v).split(";") if code) if isinstance(v, str) else v
+            for v in out["alerts"]
+        ]
     for col in contrib:
         out[col] = scored[col] if col in scored.columns else np.nan
-    reasons = top_reasons(tables.get("renewal_reasons"), tables.get("churn_risk"), lang, params.scoring)
     if reasons is None:
         notes.append("top_reasons: empty, the run has neither renewal_reasons (05) nor churn_risk (04).")
     out["top_reasons"] = reasons.reindex(index).fillna("") if reasons is not None else None
@@ -211,7 +208,7 @@ def weights_used(run_dir: str | Path, params: Params, weights_table: pd.DataFram
     out = pd.DataFrame(
         {
             "criterion": w.index,
-            "label": [i18n.feature_label(c, lang, params.scoring) for c in w.index],
+            "label": [labels.label(c, lang, params.scoring) for c in w.index],
             "weight": w.to_numpy(),
             "lower_95": np.nan,
             "upper_95": np.nan,
@@ -247,19 +244,23 @@ def write_export(frame: pd.DataFrame, run_dir: str | Path, name: str) -> list[Pa
     folder.mkdir(parents=True, exist_ok=True)
     csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
     frame = rounded(frame)
-    frame.to_csv(csv, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
+    neutralise_formulas(frame).to_csv(csv, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
     frame.to_parquet(parquet, index=False)
     return [csv, parquet]
 
 
 def write_exports(
-    run_dir: str | Path, tables: Mapping[str, pd.DataFrame | None], params: Params, names: pd.Series | None = None
+    run_dir: str | Path,
+    tables: Mapping[str, pd.DataFrame | None],
+    params: Params,
+    names: pd.Series | None = None,
+    reasons: pd.Series | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Write every export the run's tables allow; returns the files and notes on what was left out."""
     written: list[Path] = []
     notes: list[str] = []
     if tables.get("scored_accounts") is not None:
-        frame, more = scored_accounts_export(tables, params, names)
+        frame, more = scored_accounts_export(tables, params, names, reasons)
         written += write_export(frame, run_dir, "scored_accounts")
         notes += more
     else:

@@ -1,4 +1,4 @@
-"""Command line: ``analysis sample | validate | run | bench | kernel``.
+"""Command line: ``analysis sample | validate | run | report | bench | kernel``.
 
 Exit codes (``analysis.pipeline.EXIT_CODES``, docs/running.md): 0 success, 1 unexpected error,
 2 bad input (validation failed, bad parameters), 3 a notebook failed, 4 another run holds the
@@ -75,6 +75,12 @@ def cmd_run(args) -> int:
     return result.exit_code
 
 
+def cmd_report(args) -> int:
+    from analysis.run.report_cli import report_command
+
+    return report_command(args)
+
+
 def cmd_bench(args) -> int:
     from analysis.run.bench import run_benchmarks
 
@@ -120,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="most seconds one cell may run (default pipeline.execution_timeout in the config)",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="the manager report of a finished run: another language, a PDF, screenshots")
+    p.add_argument("run", nargs="?", default=None, help="run folder (default: the latest successful run in --out)")
+    p.add_argument("--out", default=str(paths.REPORTS_DIR), help="output folder holding the runs")
+    p.add_argument("--language", choices=["en", "zh"], default=None, help="render the page in this language")
+    p.add_argument("--pdf", nargs="?", const="", default=None, metavar="FILE", help="print the page to a PDF")
+    p.add_argument("--screenshots", default=None, metavar="FOLDER", help="small PNGs of every section, both languages")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("bench", help="time and measure memory of sample generation and feature build")
     p.add_argument("--sizes", type=int, nargs="+", default=[5000, 100000])

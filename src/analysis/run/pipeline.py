@@ -560,7 +560,7 @@ def _run(plan: _Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
     params_file.write_text(
         yaml.safe_dump(plan.params.model_dump(mode="json"), sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
-    previous = runs.latest_successful_run(out)
+    previous = runs.latest_successful_run(out, before=plan.as_of)
     standard = {
         "data_dir": str(plan.data_dir),
         "as_of": plan.as_of,
@@ -614,9 +614,10 @@ def _run_notebook(plan: _Plan, source: Path, record: dict, tmp: Path, standard: 
         record["seconds"] = round(time.perf_counter() - clock, 2)
         if executed.exists():
             runs.scrub_json_file(executed, plan.secrets)
-    if error is None:
+    page = tmp / "html" / f"{name}.html"
+    if error is None and not page.exists():  # a notebook may write its own page (the manager report does)
         try:
-            render_html(executed, tmp / "html" / f"{name}.html")
+            render_html(executed, page)
         except Exception as exc:
             error = _Failure(
                 "failed",

@@ -357,11 +357,19 @@ def list_runs(out_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def latest_successful_run(out_dir: Path) -> Path | None:
-    for run in list_runs(out_dir):
-        if run["manifest"].get("outcome") == "ok" and run["folder"].parent == out_dir:
-            return run["folder"]
-    return None
+def latest_successful_run(out_dir: Path, before: str | dt.date | None = None) -> Path | None:
+    """The newest successful run; with ``before``, the successful run with the latest as-of date
+    earlier than ``before`` (the newest of those on a tie), so a back-test run filed later is never
+    "the last run" of a report on a later date."""
+    done = [r for r in list_runs(out_dir) if r["manifest"].get("outcome") == "ok" and r["folder"].parent == out_dir]
+    if before is None:
+        return done[0]["folder"] if done else None
+    limit = str(before)[:10]
+    earlier = [r for r in done if r["manifest"].get("as_of") and str(r["manifest"]["as_of"])[:10] < limit]
+    if not earlier:
+        return None
+    # list_runs is newest first and sorted() is stable: the latest as-of wins, the newest run on a tie
+    return sorted(earlier, key=lambda r: str(r["manifest"]["as_of"])[:10], reverse=True)[0]["folder"]
 
 
 def _fmt_number(value: Any, kind: str) -> str:
@@ -379,6 +387,49 @@ HEADLINE_COLUMNS = (
     ("renewal_rate", "Renewal rate", "rate"),
     ("churned_value", "Churned value", "money"),
 )
+# The index in the language of the newest run (config `language`), so a Chinese setup reads no English.
+INDEX_WORDS = {
+    "en": {
+        "title": "Customer tiering reports",
+        "newest": "Newest first. Updated {when}.",
+        "none": "No runs yet.",
+        "columns": (
+            "Run date",
+            "As of",
+            "Run",
+            "Outcome",
+            "Accounts",
+            "ARR",
+            "Renewal rate",
+            "Churned value",
+            "Report",
+        ),
+        "report": "report",
+        "manifest": "manifest",
+        "in": "in",
+        "outcomes": {},
+    },
+    "zh": {
+        "title": "客户分层报告",
+        "newest": "最新的在前。更新于 {when}。",
+        "none": "暂无运行。",
+        "columns": (
+            "运行日期",
+            "数据截至",
+            "运行",
+            "结果",
+            "活跃客户数",
+            "年度经常性收入",
+            "续约率",
+            "流失价值",
+            "报告",
+        ),
+        "report": "报告",
+        "manifest": "运行记录",
+        "in": "于",
+        "outcomes": {"ok": "成功", "bad_input": "输入有误", "failed": "失败", "timeout": "超时", "interrupted": "中断"},
+    },
+}
 
 
 def _headline(folder: Path) -> dict[str, str]:
@@ -392,16 +443,24 @@ def _href(out_dir: Path, path: Path) -> str:
     return "/".join(url_quote(part) for part in path.relative_to(out_dir).parts)
 
 
-def _links(out_dir: Path, folder: Path, manifest: dict) -> str:
+def _links(out_dir: Path, folder: Path, manifest: dict, words: dict = INDEX_WORDS["en"]) -> str:
     esc = html.escape
     main = folder / "html" / MAIN_REPORT
     if main.exists():
-        return f'<a href="{esc(_href(out_dir, main))}">report</a>'
+        return f'<a href="{esc(_href(out_dir, main))}">{esc(words["report"])}</a>'
     pages = sorted((folder / "html").glob("*.html")) if (folder / "html").is_dir() else []
     links = [f'<a href="{esc(_href(out_dir, p))}">{esc(p.stem)}</a>' for p in pages]
     if manifest.get("outcome") != "ok":
-        links.append(f'<a href="{esc(_href(out_dir, folder / MANIFEST))}">manifest</a>')
+        links.append(f'<a href="{esc(_href(out_dir, folder / MANIFEST))}">{esc(words["manifest"])}</a>')
     return " · ".join(links)
+
+
+def _index_language(found: list[dict]) -> str:
+    for run in found:
+        language = (run["manifest"].get("parameters") or {}).get("language")
+        if language in INDEX_WORDS:
+            return language
+    return "en"
 
 
 INDEX_STYLE = """
@@ -414,33 +473,34 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.bad{color:#b00020}.mu
 def render_index(out_dir: Path) -> str:
     """The HTML of ``index.html``. Every text that comes from a manifest or a table is escaped."""
     esc = html.escape
+    found = list_runs(out_dir)
+    lang = _index_language(found)
+    words = INDEX_WORDS[lang]
     rows = []
-    for run in list_runs(out_dir):
+    for run in found:
         m, folder = run["manifest"], run["folder"]
         outcome = str(m.get("outcome", "?"))
+        shown = words["outcomes"].get(outcome, outcome)
         if outcome != "ok" and m.get("failed_notebook"):
-            outcome += f" in {m['failed_notebook']}"
+            shown += f" {words['in']} {m['failed_notebook']}"
         headline = _headline(folder) if m.get("outcome") == "ok" else {}
         cells = [
             f"<td>{esc(str(m.get('started_at', ''))[:16].replace('T', ' '))}</td>",
             f"<td>{esc(str(m.get('as_of') or ''))}</td>",
             f"<td>{esc(str(m.get('run_id', folder.name)))}</td>",
-            f'<td class="{"" if m.get("outcome") == "ok" else "bad"}">{esc(outcome)}</td>',
+            f'<td class="{"" if m.get("outcome") == "ok" else "bad"}">{esc(shown)}</td>',
             *(f'<td class="num">{esc(headline.get(key, ""))}</td>' for key, _, _ in HEADLINE_COLUMNS),
-            f"<td>{_links(out_dir, folder, m)}</td>",
+            f"<td>{_links(out_dir, folder, m, words)}</td>",
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(
-        f"<th>{esc(label)}</th>"
-        for label in ("Run date", "As of", "Run", "Outcome", *(c[1] for c in HEADLINE_COLUMNS), "Report")
-    )
-    body = "\n".join(rows) or '<tr><td colspan="9" class="muted">No runs yet.</td></tr>'
+    head = "".join(f"<th>{esc(label)}</th>" for label in words["columns"])
+    body = "\n".join(rows) or f'<tr><td colspan="9" class="muted">{esc(words["none"])}</td></tr>'
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Customer tiering reports</title><style>{INDEX_STYLE}</style></head>\n<body>\n"
-        "<h1>Customer tiering reports</h1>\n"
-        f'<p class="muted">Newest first. Updated {esc(now_iso())}.</p>\n'
+        f"<title>{esc(words['title'])}</title><style>{INDEX_STYLE}</style></head>\n<body>\n"
+        f"<h1>{esc(words['title'])}</h1>\n"
+        f'<p class="muted">{esc(words["newest"].format(when=now_iso()))}</p>\n'
         f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>\n</body></html>\n"
     )
 
