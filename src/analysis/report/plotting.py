@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 from analysis.core.plots import forest_from
 
@@ -173,6 +174,8 @@ def value_bars(values: pd.Series, title: str, xlabel: str, colour: str = PALETTE
     if formatter is not None:
         ax.bar_label(bars, labels=[formatter(v) for v in values], padding=2, fontsize=8)
         ax.set_xlim(0, float(values.max()) * 1.25 if len(values) and values.max() > 0 else 1)
+        # the axis in the same money words as the labels (万 / M), not raw digits
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: "0" if v == 0 else formatter(v)))
     ax.set_yticks(y, [str(i) for i in values.index])
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=11)

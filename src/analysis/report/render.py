@@ -196,7 +196,7 @@ def section_view(ctx: Context, sec: Section, profiles: set[str]) -> dict:
             for t in sec.tables
             if not (sec.key == "headline" and t.name == "headline")
         ],
-        "sources": ctx.t("source", tables=", ".join(sec.sources)) if sec.sources else "",
+        "sources": ", ".join(sec.sources) if sec.sources else "",
     }
 
 

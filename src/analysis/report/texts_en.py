@@ -6,7 +6,7 @@ EN: dict[str, str] = {
     "report_title": "Customer tiering report",
     "report_subtitle": "Data as of {as_of} · run {run_id}",
     "report_intro": "One page for sales and customer-success managers: where revenue and future value sit, who is about to renew or leave and why, which alarms to trust, whom to review, and what to do per tier. Every number comes from a table in this run's folder (named under each section). Click an account name for its one-page profile.",
-    "source": "Source tables: {tables}",
+    "w_source_label": "Source tables (for analysts)",
     "exports_written": "CRM files of this run (in the run folder, exports/): {files}",
     "rows_cut": "The {shown} most valuable of {total} are listed; the complete list is the run table {table}.",
     "rows_cut_moves": "The {shown} largest score changes of {total} are listed; the complete list is the run table {table}.",

@@ -5,7 +5,7 @@ ZH: dict[str, str] = {
     "report_title": "客户分层报告",
     "report_subtitle": "数据截至 {as_of} · 运行 {run_id}",
     "report_intro": "面向销售与客户成功管理者的一页报告：收入和未来价值集中在哪里，谁即将续约或可能流失及其原因，哪些预警值得信赖，哪些客户需要复核，以及各层级应提供的服务。每个数字都来自本次运行文件夹中的表（各部分下方注明）。点击客户名称可查看其一页档案。",
-    "source": "数据来源表：{tables}",
+    "w_source_label": "数据来源表（供分析人员）",
     "exports_written": "本次运行的客户关系管理系统导出文件（位于运行文件夹的 exports/ 中）：{files}",
     "rows_cut": "列出价值最高的 {shown} 个（共 {total} 个）；完整名单见运行表 {table}。",
     "rows_cut_moves": "列出得分变化最大的 {shown} 个（共 {total} 个）；完整名单见运行表 {table}。",
