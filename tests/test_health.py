@@ -89,6 +89,17 @@ def test_missing_component_is_reported():
     assert out["health_missing"].iloc[0] == "nps_latest" and out["health_missing_policy"].iloc[0] == "neutral"
 
 
+def test_a_book_without_any_health_input_gets_no_score_and_no_band_not_a_crash():
+    # A book of only accounts and contracts: usage, meetings, tickets and surveys all absent.
+    nan = [np.nan] * 3
+    f = accounts(adoption_90d=nan, meeting_minutes_90d=nan, tickets_12m=nan, nps_latest=nan)
+    out = health.health_score(f, HEALTH.updated(max_missing_share=0.5), "en")
+    assert out["health_score"].isna().all() and out["health_band"].isna().all()
+    assert any("No health score" in n for n in out.attrs["notes"])
+    bands = health.health_bands(out, HEALTH, "en")
+    assert (bands["accounts"] == 0).all()
+
+
 def test_bad_band_config():
     # The parameter model checks the bands once (analysis.params.HealthParams).
     bands = [{"code": "ok", "min": 50, "en": "OK", "zh": "好"}, {"code": "good", "min": 80, "en": "Good", "zh": "很好"}]

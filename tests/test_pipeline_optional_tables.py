@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from analysis.data.synth import generate_book
+from analysis.report import i18n
 from analysis.run.cli import main
 
 REQUIRED_ONLY = ("accounts.parquet", "contracts.parquet", "orders.parquet", "extract.json")
@@ -30,3 +31,6 @@ def test_pipeline_runs_without_optional_tables(tmp_path, capsys):
             f"optional table &#x27;{table}&#x27; is absent" in html["01_data_quality"]
             or f"optional table '{table}' is absent" in html["01_data_quality"]
         ), table
+    # No health inputs at all: the report says there is no health score instead of showing 0% bands.
+    report = html["07_manager_report"]
+    assert i18n.t("why_no_health") in report.replace("&#x27;", "'")

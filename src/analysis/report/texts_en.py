@@ -41,6 +41,7 @@ EN: dict[str, str] = {
     "why_previous_later": "the last run in this folder has data as of {previous}, not earlier than this run's, so it is not compared with",
     "why_nothing_estimated": "no factor could be estimated (see notebook 05 for the reasons)",
     "why_no_active": "no account has a contract covering the as-of date",
+    "why_no_health": "no account has a health score: the data behind it (product usage, meetings, support tickets, surveys) is absent or nearly empty in this book",
     "why_no_rules": "the configuration has no early-warning rules (scoring.warnings)",
     "why_no_playbooks": "the configuration has no playbooks (scoring.tiers.playbooks)",
     # section headings

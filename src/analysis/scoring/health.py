@@ -51,6 +51,12 @@ OPERATORS = {
 QUANTILES = (0.0, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0)  # the distribution shown in health_distribution
 
 
+NO_HEALTH_NOTE = (
+    "No health score: every component ({components}) is missing for most accounts (the tables that feed "
+    "them are absent or nearly empty), so no account has a health band."
+)
+
+
 def health_spec(features: pd.DataFrame, cfg: HealthParams) -> tuple[ScoringSpec, pd.Series, pd.DataFrame, list[str]]:
     """The health score's spec and weights for this snapshot, the ranges used, and notes.
 
@@ -83,6 +89,9 @@ def health_spec(features: pd.DataFrame, cfg: HealthParams) -> tuple[ScoringSpec,
     notes += sparse_notes(dropped, cfg.max_missing_share, "the health score")
     table = pd.DataFrame(ranges).set_index("variable")
     table["dropped"] = table.index.isin(list(dropped))
+    if len(dropped) == len(components):  # nothing to score on: health is unknown, not a crash
+        notes.append(NO_HEALTH_NOTE.format(components=", ".join(components)))
+        return spec, None, table, notes
     return spec, without(spec.config_weights(), dropped), table, notes
 
 
@@ -95,7 +104,9 @@ def health_score(features: pd.DataFrame, cfg: HealthParams, language: str) -> pd
     """
     spec, weights, ranges, notes = health_spec(features, cfg)
     bands = cfg.bands
-    scored = score_accounts(features, spec, weights)
+    scored = score_accounts(features, spec, spec.config_weights() if weights is None else weights)
+    if weights is None:  # every component missing for most accounts: no score, no band
+        scored[["score", *(c for c in scored.columns if c.startswith(CONTRIB))]] = np.nan
     out = scored.rename(columns={"score": "health_score"})
     out = out.rename(columns=lambda c: "health_" + c if c.startswith(CONTRIB) else c)
     codes = [b.code for b in bands]

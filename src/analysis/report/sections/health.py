@@ -62,6 +62,8 @@ def health_section(ctx: Context) -> Section:
         out.sources.append("features_asof")
     if scored.empty:
         raise NotAvailable(ctx.t("why_no_active"))
+    if scored["health_band"].isna().all():
+        raise NotAvailable(ctx.t("why_no_health"))
     bands = ctx.band_names()
     codes, tier_names = ctx.tier_codes(), ctx.tier_names()
     band = scored["health_band"].astype(object).map(bands)
