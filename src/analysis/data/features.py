@@ -1,4 +1,5 @@
-"""As-of feature snapshots and outcomes, computed as DuckDB SQL over the book.
+"""As-of feature snapshots and outcomes, computed as SQL over the book on the book's engine
+(written in DuckDB's dialect; ``analysis.data.spark`` transpiles it for Spark).
 
 The one rule: **features use only rows dated strictly before the as-of date; outcomes use only
 rows dated on or after it.** Every query below filters on ``c.as_of`` so that deleting all rows
@@ -183,13 +184,11 @@ FROM cuts c JOIN accounts a USING (account_id)
 def _features_for_cuts(book: Book, cuts: pd.DataFrame, subscription_margin: float) -> pd.DataFrame:
     """Feature rows for each cut (columns cut_id, account_id, as_of)."""
     book.require("accounts")
-    con = book.con
-    con.register("cuts_frame", cuts)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE cuts AS SELECT cut_id, account_id, CAST(as_of AS DATE) AS as_of FROM cuts_frame"
-    )
-    con.unregister("cuts_frame")
-    frame = con.sql(ACCOUNTS_SQL).df().set_index("cut_id")
+    engine = book.engine
+    engine.put("cuts_frame", cuts)
+    engine.create_temp_table("cuts", "SELECT cut_id, account_id, CAST(as_of AS DATE) AS as_of FROM cuts_frame")
+    engine.unput("cuts_frame")
+    frame = engine.sql(ACCOUNTS_SQL).set_index("cut_id")
     blocks = {
         "contracts": _contract_sql(),
         "orders": ORDERS_SQL,
@@ -203,9 +202,9 @@ def _features_for_cuts(book: Book, cuts: pd.DataFrame, subscription_margin: floa
             for column in OPTIONAL_FEATURES.get(table, []):
                 frame[column] = np.nan
             continue
-        part = con.sql(sql).df().set_index("cut_id")
+        part = engine.sql(sql).set_index("cut_id")
         frame = frame.join(part, how="left")
-    con.execute("DROP TABLE cuts")
+    engine.drop_temp_table("cuts")
     return _derive(frame, book, subscription_margin)
 
 
