@@ -36,6 +36,12 @@ def exact(expr: str) -> str:
     return f"CAST({expr} AS DECIMAL(38, 6))"
 
 
+def days_between(start: str, end: str) -> str:
+    """Whole days from ``start`` to ``end`` (``end - start`` on DuckDB dates), spelled so that every
+    engine reads an integer: Spark reads ``date - date`` as an INTERVAL."""
+    return f"date_diff('day', {start}, {end})"
+
+
 ENGAGEMENT_COLUMNS = {
     "seminar": "seminars_12m",
     "webinar": "webinars_12m",
@@ -77,9 +83,8 @@ OPTIONAL_FEATURES = {
 def _contract_sql() -> str:
     def recognised(lo: str, hi: str) -> str:
         # Revenue of contract days inside [lo, hi): annual value spread evenly over 365 days.
-        return (
-            f'sum({exact("k.annual_value")} * greatest(0, least(k."end" + 1, {hi}) - greatest(k.start, {lo}))) / 365.0'
-        )
+        days = days_between(f"greatest(k.start, {lo})", f'least(k."end" + 1, {hi})')
+        return f"sum({exact('k.annual_value')} * greatest(0, {days})) / 365.0"
 
     return f"""
     SELECT c.cut_id,
@@ -104,8 +109,8 @@ WITH daily AS (
 ), rfm AS (
   SELECT d.cut_id,
     count(*) - 1 AS frequency,
-    max(d.date) - f.first_order AS recency_days,
-    (any_value(d.as_of) - 1) - f.first_order AS "T_days",
+    {days_between("f.first_order", "max(d.date)")} AS recency_days,
+    {days_between("f.first_order", "any_value(d.as_of) - 1")} AS "T_days",
     coalesce(avg(d.amount) FILTER (WHERE d.date > f.first_order), 0) AS monetary_value,
     coalesce(sum(d.amount) FILTER (WHERE d.date >= d.as_of - 365), 0) AS order_revenue_12m,
     coalesce(sum(d.margin) FILTER (WHERE d.date >= d.as_of - 365), 0) AS order_margin_12m,
@@ -115,8 +120,8 @@ WITH daily AS (
   GROUP BY d.cut_id, f.first_order
 ), pay AS (
   SELECT c.cut_id,
-    avg(o.paid_date - o.date) FILTER (WHERE o.paid_date < c.as_of) AS payment_delay_days,
-    avg(CASE WHEN o.paid_date - o.date > {LATE_PAYMENT_DAYS} THEN 1.0 ELSE 0.0 END)
+    avg({days_between("o.date", "o.paid_date")}) FILTER (WHERE o.paid_date < c.as_of) AS payment_delay_days,
+    avg(CASE WHEN {days_between("o.date", "o.paid_date")} > {LATE_PAYMENT_DAYS} THEN 1.0 ELSE 0.0 END)
       FILTER (WHERE o.paid_date < c.as_of) AS late_payment_share,
     count(*) FILTER (WHERE o.paid_date IS NULL OR o.paid_date >= c.as_of) AS unpaid_orders
   FROM cuts c JOIN orders o ON o.account_id = c.account_id AND o.date < c.as_of
@@ -133,18 +138,18 @@ SELECT c.cut_id,
   avg({exact("u.feature_adoption")}) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90)
     AS adoption_prev_90d,
   sum({exact("u.meeting_minutes")}) FILTER (WHERE u.date >= c.as_of - 90) AS meeting_minutes_90d,
-  any_value(c.as_of) - max(u.date) FILTER (WHERE u.logins > 0) AS days_since_last_login
+  {days_between("max(u.date) FILTER (WHERE u.logins > 0)", "any_value(c.as_of)")} AS days_since_last_login
 FROM cuts c JOIN usage u ON u.account_id = c.account_id AND u.date < c.as_of
 GROUP BY c.cut_id
 """
 
-TICKETS_SQL = """
+TICKETS_SQL = f"""
 SELECT c.cut_id,
   count(*) FILTER (WHERE t.opened >= c.as_of - 365) AS tickets_12m,
   count(*) FILTER (WHERE t.opened >= c.as_of - 365 AND t.severity IN ('high', 'critical')) AS severe_tickets_12m,
   count(*) FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS open_severe_tickets,
-  max(c.as_of - t.opened)
+  max({days_between("t.opened", "c.as_of")})
     FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS max_open_severe_days
 FROM cuts c JOIN tickets t ON t.account_id = c.account_id AND t.opened < c.as_of
@@ -175,8 +180,9 @@ def _engagements_sql() -> str:
     """
 
 
-ACCOUNTS_SQL = """
-SELECT c.cut_id, c.account_id, c.as_of, a.* EXCLUDE (account_id, name), c.as_of - a.first_seen AS tenure_days
+ACCOUNTS_SQL = f"""
+SELECT c.cut_id, c.account_id, c.as_of, a.* EXCLUDE (account_id, name),
+  {days_between("a.first_seen", "c.as_of")} AS tenure_days
 FROM cuts c JOIN accounts a USING (account_id)
 """
 
@@ -369,6 +375,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
     revenue_next_12m, margin_next_12m, orders_next_12m, window_complete.
     """
     lit = f"DATE '{require_date(as_of).isoformat()}'"
+    days_in_year = days_between(f"greatest(start, {lit})", f'least("end" + 1, {lit} + 365)')
     end_of_data = pd.Timestamp(book.extract_date + dt.timedelta(days=1))
     frame = book.sql(f"""
       WITH active AS (
@@ -382,8 +389,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
       ), lapsed AS ({_lapsed_sql("contracts")}),
       money AS ({_order_money_sql(book, lit)}), subscription AS (
         SELECT account_id,
-          sum({exact("annual_value")} * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) / 365.0
-            AS contract_revenue
+          sum({exact("annual_value")} * greatest(0, {days_in_year})) / 365.0 AS contract_revenue
         FROM contracts GROUP BY account_id
       )
       SELECT a.account_id, a.next_renewal_date, d.renewed_next,
