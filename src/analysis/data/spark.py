@@ -12,9 +12,10 @@ constructs whose result *types* differ between the engines, then writes Spark SQ
    ``sum(x) / count(x)`` (same FILTER) divided as DOUBLE: the sum is exact on both engines, so the
    mean differs from DuckDB's (which divides in extended precision) by at most the last bit.
 3. ``CAST(x AS DECIMAL(p, s))`` of a DOUBLE (``features.exact``): DuckDB multiplies by 10^s in
-   double precision and rounds half away from zero; Spark rounds the exact binary value, which
-   differs on about one value in a million. Rewritten as DuckDB computes it:
-   ``ROUND(x * 10^s)`` (double, half away from zero), then scaled back exactly in DECIMAL.
+   double precision, rounds half away from zero and keeps every binary digit of the result; Spark
+   rounds the shortest decimal text of x, which differs on about one value in a million (and on
+   most values above 2^53 micro-units). Rewritten as DuckDB computes it: ``ROUND(x * 10^s)``
+   (double, half away from zero), converted to DECIMAL exactly, then scaled back.
 4. ``date_diff('day', a, b)``: cast to BIGINT, DuckDB's type (Spark's DATEDIFF forms vary).
 
 Results come back through Arrow (``DataFrame.toArrow``) and are converted to pandas by DuckDB
@@ -80,8 +81,9 @@ def _mean_as_sum_over_count(node):
 
     value = avg.this
     # Sum and count both in units of 10^-scale: the scaled sum is an integer (exact as a DOUBLE
-    # below 2^53), so one IEEE division gives the correctly rounded mean, as DuckDB's extended-
-    # precision division does. (Dividing the sum as a DOUBLE by the count rounds twice.)
+    # below 2^53), so one IEEE division gives the correctly rounded mean. DuckDB divides in x87
+    # extended precision and rounds that to DOUBLE, so about one mean in 2,000 differs in the last
+    # bit (tests/test_engine_spark.py, MEAN_TOLERANCE). Dividing the sum as a DOUBLE rounds twice.
     unit = exp.cast(exp.Literal.number(10 ** max(_decimal_scale(value), FIXED_POINT_SCALE)), "DECIMAL(38, 0)")
     total = exp.Mul(this=filtered(exp.Sum(this=value.copy())), expression=unit)
     count = exp.Mul(this=filtered(exp.Count(this=value.copy())), expression=unit.copy())
@@ -115,9 +117,26 @@ def _decimal_like_duckdb(node):
         return node
     scale = _decimal_scale(node)
     units = exp.Round(this=exp.Mul(this=exp.paren(node.this.copy()), expression=exp.Literal.number(10**scale)))
-    exact_units = exp.cast(units, exp.DataType.build("DECIMAL(38, 0)"))
-    scaled = exp.Div(this=exact_units, expression=exp.Literal.number(10**scale))  # exact: scale s fits
+    scaled = exp.Div(this=_exact_integer(units), expression=exp.Literal.number(10**scale))  # exact: scale s fits
     return exp.Cast(this=scaled, to=node.to.copy())
+
+
+def _exact_integer(value):
+    """The integral DOUBLE ``value`` as DECIMAL(38, 0), every binary digit kept. Spark's own cast of a
+    DOUBLE to DECIMAL goes through its shortest decimal text (3.3856902712437894E17 becomes
+    ...940, not ...944 as DuckDB keeps), so the value is split into two parts that BIGINT holds
+    exactly: high = floor(value / 2^32), low = value - high * 2^32 (both exact in DOUBLE)."""
+    from sqlglot import exp
+
+    two32 = exp.Literal.number(2**32)
+    high = exp.Floor(this=exp.Div(this=value.copy(), expression=exp.cast(two32.copy(), "DOUBLE")))
+    low = exp.Sub(this=value.copy(), expression=exp.Mul(this=high.copy(), expression=exp.cast(two32.copy(), "DOUBLE")))
+    return exp.paren(  # a tree built by hand gets no parentheses from precedence: say them
+        exp.Add(
+            this=exp.Mul(this=exp.cast(high, "DECIMAL(38, 0)"), expression=two32),
+            expression=exp.cast(exp.cast(low, "BIGINT"), "DECIMAL(38, 0)"),
+        )
+    )
 
 
 def _days_as_bigint(node):
@@ -139,12 +158,12 @@ def _java_found() -> bool:
 def spark_session(settings):
     """The Spark session for ``settings`` (``params.engine.spark``): created on first use, shared
     by every book of this process afterwards."""
+    if not _java_found():
+        raise EngineError(f"engine.backend is spark but no Java runtime was found: {INSTALL_HINT}.")
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError(f"engine.backend is spark but pyspark is not installed: {INSTALL_HINT}.") from None
-    if not _java_found():
-        raise EngineError(f"engine.backend is spark but no Java runtime was found: {INSTALL_HINT}.")
     builder = SparkSession.builder.appName(settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
@@ -221,6 +240,14 @@ class SparkEngine(Engine):
 # --- a book on Spark -------------------------------------------------------------------------
 
 
+def _require_parquet(path: Path) -> None:
+    if path.suffix != ".parquet":
+        raise EngineError(
+            f"The Spark engine reads Parquet (files, folders of parts or catalog tables); {path} is "
+            f"{path.suffix[1:].upper()}. Convert it to Parquet or run on the default engine (--engine duckdb)."
+        )
+
+
 def _catalog_name(spark, settings, table: str) -> str | None:
     if table in settings.tables:
         return settings.tables[table]
@@ -246,25 +273,23 @@ def open_spark_book(source: Path, extract_date: dt.date | None, settings):
             f"The Spark engine reads a folder of Parquet files (and catalog tables); {source} is not a folder. "
             "Convert the book to Parquet or run on the default engine (--engine duckdb)."
         )
+    files = {table: io._table_files(source, table) for table in TABLES if table not in settings.tables}
+    files = {table: paths for table, paths in files.items() if paths}
+    if not settings.database:  # refused before a JVM is started for nothing
+        for paths in files.values():
+            _require_parquet(paths[0])
     engine = SparkEngine(spark_session(settings))
     tables: dict[str, list[str]] = {}
-    files: dict[str, list[Path]] = {}
     for table in TABLES:
         name = _catalog_name(engine.session, settings, table)
         if name is not None:
             raw = engine.session.table(name)
+            files.pop(table, None)
+        elif table in files:
+            _require_parquet(files[table][0])
+            raw = engine.session.read.parquet(*[str(p) for p in files[table]])
         else:
-            found = io._table_files(source, table)
-            if not found:
-                continue
-            if found[0].suffix != ".parquet":
-                raise EngineError(
-                    f"The Spark engine reads Parquet (files, folders of parts or catalog tables); {found[0]} is "
-                    f"{found[0].suffix[1:].upper()}. Convert it to Parquet or run on the default engine "
-                    "(--engine duckdb)."
-                )
-            raw = engine.session.read.parquet(*[str(p) for p in found])
-            files[table] = found
+            continue
         raw.createOrReplaceTempView(f"raw_{table}")
         tables[table] = list(raw.columns)
     for table, present in tables.items():
