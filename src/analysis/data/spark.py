@@ -260,6 +260,7 @@ def open_spark_book(source: Path, extract_date: dt.date | None, settings):
     """A :class:`analysis.data.io.Book` whose views live on Spark: ``raw_<table>`` over the Parquet
     files (one file, or a folder of parts) or the catalog table named in ``settings``, and the
     typed ``<table>`` view, the same SELECT as on DuckDB, transpiled."""
+    from analysis.data import files as files_
     from analysis.data import io
 
     unknown = sorted(set(settings.tables) - set(TABLES))
@@ -273,26 +274,68 @@ def open_spark_book(source: Path, extract_date: dt.date | None, settings):
             f"The Spark engine reads a folder of Parquet files (and catalog tables); {source} is not a folder. "
             "Convert the book to Parquet or run on the default engine (--engine duckdb)."
         )
-    files = {table: io._table_files(source, table) for table in TABLES if table not in settings.tables}
+    files = {table: files_.table_files(source, table) for table in TABLES if table not in settings.tables}
     files = {table: paths for table, paths in files.items() if paths}
     if not settings.database:  # refused before a JVM is started for nothing
         for paths in files.values():
             _require_parquet(paths[0])
+    extract = files_.read_extract(source)
     engine = SparkEngine(spark_session(settings))
     tables: dict[str, list[str]] = {}
+    raw_types: dict[str, dict[str, str]] = {}
+    zones: dict[str, dict[str, str]] = {}
     for table in TABLES:
         name = _catalog_name(engine.session, settings, table)
         if name is not None:
             raw = engine.session.table(name)
             files.pop(table, None)
+            raw_types[table] = {column: _duckdb_type(kind) for column, kind in raw.dtypes}
         elif table in files:
             _require_parquet(files[table][0])
+            zones[table] = io._recorded_zones(files[table])
+            raw_types[table] = _parquet_types(files[table])  # as DuckDB reads them: the same typed SQL
             raw = engine.session.read.parquet(*[str(p) for p in files[table]])
         else:
             continue
         raw.createOrReplaceTempView(f"raw_{table}")
         tables[table] = list(raw.columns)
+    typed = {}
     for table, present in tables.items():
-        engine.execute(f"CREATE OR REPLACE TEMP VIEW {io.quote(table)} AS {io._typed_select(table, present)}")
-    extract = extract_date or io._read_extract_date(source) or dt.date.today()
-    return io.Book(source=source, engine=engine, tables=tables, extract_date=extract, files=files)
+        typed[table] = io.typed_expressions(table, raw_types[table], zones.get(table, {}))
+        select = io._typed_select(typed[table], present, table)
+        engine.execute(f"CREATE OR REPLACE TEMP VIEW {io.quote(table)} AS {select}")
+    extract_day = extract_date or extract.extract_date or dt.date.today()
+    return io.Book(source, engine, tables, extract_day, files, raw_types, typed, zones)
+
+
+def _parquet_types(found: list[Path]) -> dict[str, str]:
+    """Column types of Parquet parts as DuckDB names them (read from the footers only)."""
+    import duckdb
+
+    from analysis.data import io
+
+    listing = ", ".join(io.sql_literal(str(p)) for p in found)
+    with duckdb.connect() as con:
+        return {r[0]: r[1] for r in con.sql(f"DESCRIBE SELECT * FROM read_parquet([{listing}])").fetchall()}
+
+
+SPARK_TO_DUCKDB = {
+    "string": "VARCHAR",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "timestamp_ntz": "TIMESTAMP",
+}
+
+
+def _duckdb_type(spark_type: str) -> str:
+    """A catalog column's Spark type under DuckDB's name (the typed SQL and validation read those)."""
+    if spark_type.startswith("decimal"):
+        return spark_type.upper()
+    return SPARK_TO_DUCKDB.get(spark_type, spark_type.upper())
