@@ -83,7 +83,7 @@ def test_every_statement_of_the_data_layer_transpiles(tiny_book_dir):
     features.build_contract_features(book, 90, 0.8)
     features.build_outcomes(book, as_of - dt.timedelta(days=365), 0.8)
     features.account_lifetimes(book, as_of)
-    validate_book(book)
+    validate_book(book, defaults().validation)
     quality.table_overview(book)
     quality.missingness(book)
     assert len(recorder.statements) > 30
@@ -147,7 +147,7 @@ def test_the_engine_section_refuses_an_unknown_backend():
 
 
 def test_cli_engine_flag_reaches_the_book(tmp_path, capsys):
-    generate_book(tmp_path / "csv", n_accounts=5, seed=1, fmt="csv")
+    generate_book(tmp_path / "csv", n_accounts=60, seed=1, fmt="csv")  # enough for the models
     assert main(["validate", str(tmp_path / "csv"), "--engine", "duckdb"]) == 0
     assert main(["validate", str(tmp_path / "csv"), "--engine", "spark"]) == 2
     assert "accounts.csv is CSV" in capsys.readouterr().err

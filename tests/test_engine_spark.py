@@ -121,11 +121,10 @@ def _bad_book(folder):
     write_book({"orders": orders, "surveys": surveys, "contracts": contracts}, folder)
 
 
-def test_validation_finds_the_same_problems(tmp_path, spark_engine, monkeypatch):
+def test_validation_finds_the_same_problems(tmp_path, spark_engine):
     _bad_book(tmp_path)
-    monkeypatch.setattr(validate, "BATCH_ROWS", 500)  # several batches: Spark's hash buckets
-    duck = validate.validate_book(load_book(tmp_path)).to_frame()
-    spark = validate.validate_book(load_book(tmp_path, engine=spark_engine)).to_frame()
+    duck = validate.validate_book(load_book(tmp_path), defaults().validation).to_frame()
+    spark = validate.validate_book(load_book(tmp_path, engine=spark_engine), defaults().validation).to_frame()
     checks = set(zip(duck["table"], duck["check"]))
     assert {("orders", "unknown account"), ("contracts", "duplicate key"), ("surveys", "wrong type")} <= checks
     assert {("orders", ">= 0"), ("orders", "not after the extract date")} <= checks
