@@ -256,9 +256,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def load_book(
-    source: str | Path, extract_date: dt.date | None = None, threads: int | None = None, engine=None
-) -> Book:
+def load_book(source: str | Path, extract_date: dt.date | None = None, threads: int | None = None, engine=None) -> Book:
     """Open a book from a folder of CSV/Parquet/Excel files or a DuckDB database file.
 
     ``extract_date`` (the day the data was exported; nothing may be dated after it) comes from
