@@ -81,7 +81,9 @@ def cdnow_master(peer_python: str) -> pd.DataFrame:
         check=True,
     ).stdout.strip()
     path = Path(where) / "CDNOW_master.txt"
-    frame = pd.read_csv(path, sep=r"\s+", header=None, names=["customer", "date", "cds", "amount"])
+    frame = pd.read_csv(
+        path, sep=r"\s+", header=0, names=["customer", "date", "cds", "amount"], dtype={"customer": str}
+    )
     frame["date"] = pd.to_datetime(frame["date"].astype(str), format="%Y%m%d")
     return frame
 
