@@ -323,7 +323,7 @@ def build_contract_features(
         lead = f"least({lead}, greatest(1, CAST(round({float(lead_share_of_term)} * term_days) AS INTEGER)))"
     contracts = book.sql(
         f"""WITH k AS (
-              SELECT *, "end" - start + 1 AS term_days FROM contracts WHERE {where}
+              SELECT *, {days_between("start", '"end"')} + 1 AS term_days FROM contracts WHERE {where}
             ), led AS (SELECT *, {lead} AS lead_days FROM k)
             SELECT contract_id, k.account_id, "end", "end" - lead_days AS cutoff,
                    CASE WHEN renewal_outcome = 'renewed' THEN 1 ELSE 0 END AS renewed, annual_value, product_line,
