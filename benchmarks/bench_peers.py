@@ -171,6 +171,7 @@ def usage_pandas(book_dir: str, as_of) -> tuple[pd.DataFrame, float]:
     as_of = pd.Timestamp(as_of)
     clock = time.perf_counter()
     u = pd.read_parquet(Path(book_dir) / "usage")
+    u["date"] = pd.to_datetime(u["date"])  # stored as DATE: Python dates in pandas
     u = u[u["date"] < as_of]
     recent = u["date"] >= as_of - pd.Timedelta(days=90)
     before = (u["date"] >= as_of - pd.Timedelta(days=180)) & ~recent
