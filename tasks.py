@@ -3,7 +3,8 @@
 
     python3 tasks.py run     # create .venv from the lock if needed, make the sample data if
                              # missing, run the whole notebook pipeline, print the report path
-    python3 tasks.py test    # create .venv if needed, run the whole test suite
+    python3 tasks.py test    # create .venv if needed, install chromium, Java and the spark extra when
+                             # the machine allows, run the whole test suite
     python3 tasks.py test --fast   # the fast tier (tiny frames, no notebook runs): under a minute
     python3 tasks.py lint    # ruff lint and format check (what the pre-commit hook runs)
     python3 tasks.py hooks   # install the git pre-commit hooks (ruff, jupytext sync, no notebook outputs)
@@ -28,7 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
+SPARK_LOCK = ROOT / "requirements-spark.lock"  # the default pins plus the spark extra
 STAMP = VENV / ".installed-lock-sha256"
+SPARK_STAMP = VENV / ".installed-spark-lock-sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -58,49 +61,70 @@ def ensure_venv() -> None:
 
 
 def relock() -> int:
-    """Re-resolve the pins from pyproject.toml (needs network to PyPI) and mirror them for conda."""
+    """Re-resolve the pins from pyproject.toml (needs network to PyPI) and mirror them for conda;
+    the spark extra gets its own lock, constrained to the default pins."""
     ensure_venv()
     sh(PYTHON, "-m", "pip", "install", "--quiet", "uv")
-    sh(
-        BIN / "uv",
-        "pip",
-        "compile",
-        "pyproject.toml",
-        "--extra",
-        "dev",
-        "--python-version",
-        "3.11",
-        "--no-header",
-        "-o",
-        LOCK,
-    )
+    compile_ = [BIN / "uv", "pip", "compile", "pyproject.toml", "--extra", "dev", "--python-version", "3.11"]
+    sh(*compile_, "--no-header", "-o", LOCK)
+    sh(*compile_, "--extra", "spark", "--no-header", "-c", LOCK, "-o", SPARK_LOCK)
     pins = [line.strip() for line in LOCK.read_text().splitlines() if "==" in line and not line.startswith(" ")]
     head = (ROOT / "environment.yml").read_text().split("  - pip:")[0]
     (ROOT / "environment.yml").write_text(head + "  - pip:\n" + "".join(f"      - {p}\n" for p in pins))
     return 0
 
 
+def apt_install(packages: list[str], what: str, skipped: str) -> bool:
+    """Install Debian packages (best effort: needs root and apt-get); say what is skipped if not."""
+    import shutil
+
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        print(f"{what} is not installed and cannot be installed here (needs root + apt-get); {skipped}.", flush=True)
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        sh("apt-get", "update", "-qq", env=env)
+        sh("apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages, env=env)
+    except subprocess.CalledProcessError:
+        print(f"Installing {what} failed; {skipped}.", flush=True)
+        return False
+    return True
+
+
 def ensure_browser() -> None:
     """Install Debian's chromium + chromium-driver for the report's browser test when missing.
 
-    Best effort: needs root and apt-get. Without them the browser test skips with a message."""
+    Without them the browser test skips with a message."""
     import shutil
 
     if shutil.which("chromium") and shutil.which("chromedriver"):
         return
-    if not shutil.which("apt-get") or os.geteuid() != 0:
-        print(
-            "Chromium is not installed and cannot be installed here (needs root + apt-get); "
-            "the browser check of the report will be skipped.",
-            flush=True,
-        )
+    apt_install(["chromium", "chromium-driver"], "Chromium", "the browser check of the report will be skipped")
+
+
+def java_found() -> bool:
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
+def ensure_spark() -> None:
+    """The Spark engine's tests need a Java runtime and the spark extra: install Debian's
+    openjdk-17-jre-headless when Java is missing (and the machine allows it), then the extra from
+    requirements-spark.lock. Without Java the Spark tests skip with a message."""
+    skipped = "the Spark engine's tests will be skipped"
+    if not java_found() and not apt_install(["openjdk-17-jre-headless"], "Java", skipped):
         return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        sh("apt-get", "update", "-qq", env=env)
-        sh("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver", env=env)
+    digest = hashlib.sha256(SPARK_LOCK.read_bytes()).hexdigest()
+    if SPARK_STAMP.exists() and SPARK_STAMP.read_text().strip() == digest:
+        return
+    try:  # pyspark is a large sdist: the first install takes a few minutes, later ones use pip's cache
+        sh(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", SPARK_LOCK)
     except subprocess.CalledProcessError:
-        print("Installing chromium failed; the browser check of the report will be skipped.", flush=True)
+        print(f"Installing the spark extra failed; {skipped}.", flush=True)
+        return
+    SPARK_STAMP.write_text(digest)
 
 
 def screenshots() -> None:
@@ -136,6 +160,7 @@ def main(argv: list[str]) -> int:
                 sh(PYTHON, "-m", "pytest", "-m", "not slow", "-q", *(rest or ["-n", "2"]))
             else:
                 ensure_browser()
+                ensure_spark()
                 sh(PYTHON, "-m", "pytest", *(rest or ["-n", "2"]))
         elif command == "hooks":
             sh(BIN / "pre-commit", "install")

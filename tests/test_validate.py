@@ -271,7 +271,7 @@ def test_validation_is_a_few_scans_per_table(tmp_path):
                 return lambda query, *a, **k: (queries.append(query), attr(query, *a, **k))[1]
             return attr
 
-    book.con = Counting(book.con)
+    book.engine.con = Counting(book.engine.con)  # the DuckDB engine's connection
     validate_book(book, defaults().validation)
     on_usage = [q for q in queries if "raw_usage" in q or '"usage"' in q]
     assert len(on_usage) <= 2, on_usage

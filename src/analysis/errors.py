@@ -11,6 +11,11 @@ class ConfigError(AnalysisError, ValueError):
     """A parameter or YAML config value is invalid."""
 
 
+class EngineError(ConfigError):
+    """The engine the parameters ask for cannot run here (Spark extra or Java missing, a source the
+    engine cannot read); the message says what to install or change."""
+
+
 class DataContractError(AnalysisError, ValueError):
     """Input data breaks the data contract (docs/data_contract.md)."""
 

@@ -87,6 +87,23 @@ class ValidationParams(Section):
     min_churned_accounts: PositiveInt
 
 
+# --- engine ----------------------------------------------------------------------------------
+
+
+class SparkParams(Section):
+    master: str | None  # local[2], spark://host:7077, yarn, k8s://...; null: spark-submit / spark-defaults decide
+    app_name: str
+    database: str | None  # read every contract table found as <database>.<table> from the Spark catalog
+    tables: dict[str, str]  # per-table catalog names ({usage: lake.product_usage}); the rest from the data folder
+    log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"]
+    configs: dict[str, str | int | float | bool]  # passed to SparkSession.builder.config
+
+
+class EngineParams(Section):
+    backend: Literal["duckdb", "spark"]  # where the book's aggregations run (analysis run --engine)
+    spark: SparkParams
+
+
 # --- scoring ---------------------------------------------------------------------------------
 
 
@@ -549,6 +566,7 @@ class Params(Section):
     seed: NonNegativeInt
     language: Language
     pipeline: PipelineParams
+    engine: EngineParams
     features: FeaturesParams
     validation: ValidationParams
     scoring: ScoringParams

@@ -25,9 +25,9 @@ def probable_duplicates(book: Book, table: str) -> list[Problem]:
     same = [c for c in book.tables[table] if c != key]
     cols = ", ".join(quote(c) for c in same)
     groups = f"SELECT {cols}, count(*) AS n FROM {quote(table)} GROUP BY {cols} HAVING count(*) > 1"
-    total, extra, n_groups = book.con.execute(
+    total, extra, n_groups = book.engine.rows(
         f"SELECT (SELECT count(*) FROM {quote(table)}), coalesce(sum(n - 1), 0), count(*) FROM ({groups}) AS g"
-    ).fetchall()[0]
+    )[0]
     if not extra:
         return []
     copies = f"SELECT *, count(*) OVER (PARTITION BY {cols}) AS copies FROM {quote(table)}"
@@ -64,10 +64,10 @@ def contradictory_history(book: Book) -> list[Problem]:
     not_renewed term is a non-renewal at its end; the later contract is a return, and the account's
     churn follows its latest contract. Those that restart within a day look like renewals recorded
     as not_renewed."""
-    (count, prompt, accounts) = book.con.execute(
+    (count, prompt, accounts) = book.engine.rows(
         f"""SELECT count(*), count(*) FILTER (WHERE later_start <= "end" + 1), count(DISTINCT account_id)
             FROM ({CONTRADICTIONS_SQL}) AS c"""
-    ).fetchall()[0]
+    )[0]
     if not count:
         return []
     examples = records(

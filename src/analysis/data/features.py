@@ -1,4 +1,5 @@
-"""As-of feature snapshots and outcomes, computed as DuckDB SQL over the book.
+"""As-of feature snapshots and outcomes, computed as SQL over the book on the book's engine
+(written in DuckDB's dialect; ``analysis.data.spark`` transpiles it for Spark).
 
 The one rule: **features use only rows dated strictly before the as-of date; outcomes use only
 rows dated on or after it.** Every query below filters on ``c.as_of`` so that deleting all rows
@@ -33,6 +34,12 @@ def exact(expr: str) -> str:
     refuses above ``contract.MONEY_LIMIT`` = 10^15) sum exactly. DECIMAL(18, 6), used before,
     overflowed at 10^12; an integer micro-unit scheme in BIGINT would overflow at 9.2 x 10^12."""
     return f"CAST({expr} AS DECIMAL(38, 6))"
+
+
+def days_between(start: str, end: str) -> str:
+    """Whole days from ``start`` to ``end`` (``end - start`` on DuckDB dates), spelled so that every
+    engine reads an integer: Spark reads ``date - date`` as an INTERVAL."""
+    return f"date_diff('day', {start}, {end})"
 
 
 ENGAGEMENT_COLUMNS = {
@@ -76,9 +83,8 @@ OPTIONAL_FEATURES = {
 def _contract_sql() -> str:
     def recognised(lo: str, hi: str) -> str:
         # Revenue of contract days inside [lo, hi): annual value spread evenly over 365 days.
-        return (
-            f'sum({exact("k.annual_value")} * greatest(0, least(k."end" + 1, {hi}) - greatest(k.start, {lo}))) / 365.0'
-        )
+        days = days_between(f"greatest(k.start, {lo})", f'least(k."end" + 1, {hi})')
+        return f"sum({exact('k.annual_value')} * greatest(0, {days})) / 365.0"
 
     return f"""
     SELECT c.cut_id,
@@ -103,8 +109,8 @@ WITH daily AS (
 ), rfm AS (
   SELECT d.cut_id,
     count(*) - 1 AS frequency,
-    max(d.date) - f.first_order AS recency_days,
-    (any_value(d.as_of) - 1) - f.first_order AS "T_days",
+    {days_between("f.first_order", "max(d.date)")} AS recency_days,
+    {days_between("f.first_order", "any_value(d.as_of) - 1")} AS "T_days",
     coalesce(avg(d.amount) FILTER (WHERE d.date > f.first_order), 0) AS monetary_value,
     coalesce(sum(d.amount) FILTER (WHERE d.date >= d.as_of - 365), 0) AS order_revenue_12m,
     coalesce(sum(d.margin) FILTER (WHERE d.date >= d.as_of - 365), 0) AS order_margin_12m,
@@ -114,8 +120,8 @@ WITH daily AS (
   GROUP BY d.cut_id, f.first_order
 ), pay AS (
   SELECT c.cut_id,
-    avg(o.paid_date - o.date) FILTER (WHERE o.paid_date < c.as_of) AS payment_delay_days,
-    avg(CASE WHEN o.paid_date - o.date > {LATE_PAYMENT_DAYS} THEN 1.0 ELSE 0.0 END)
+    avg({days_between("o.date", "o.paid_date")}) FILTER (WHERE o.paid_date < c.as_of) AS payment_delay_days,
+    avg(CASE WHEN {days_between("o.date", "o.paid_date")} > {LATE_PAYMENT_DAYS} THEN 1.0 ELSE 0.0 END)
       FILTER (WHERE o.paid_date < c.as_of) AS late_payment_share,
     count(*) FILTER (WHERE o.paid_date IS NULL OR o.paid_date >= c.as_of) AS unpaid_orders
   FROM cuts c JOIN orders o ON o.account_id = c.account_id AND o.date < c.as_of
@@ -132,18 +138,18 @@ SELECT c.cut_id,
   avg({exact("u.feature_adoption")}) FILTER (WHERE u.date >= c.as_of - 180 AND u.date < c.as_of - 90)
     AS adoption_prev_90d,
   sum({exact("u.meeting_minutes")}) FILTER (WHERE u.date >= c.as_of - 90) AS meeting_minutes_90d,
-  any_value(c.as_of) - max(u.date) FILTER (WHERE u.logins > 0) AS days_since_last_login
+  {days_between("max(u.date) FILTER (WHERE u.logins > 0)", "any_value(c.as_of)")} AS days_since_last_login
 FROM cuts c JOIN usage u ON u.account_id = c.account_id AND u.date < c.as_of
 GROUP BY c.cut_id
 """
 
-TICKETS_SQL = """
+TICKETS_SQL = f"""
 SELECT c.cut_id,
   count(*) FILTER (WHERE t.opened >= c.as_of - 365) AS tickets_12m,
   count(*) FILTER (WHERE t.opened >= c.as_of - 365 AND t.severity IN ('high', 'critical')) AS severe_tickets_12m,
   count(*) FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS open_severe_tickets,
-  max(c.as_of - t.opened)
+  max({days_between("t.opened", "c.as_of")})
     FILTER (WHERE t.severity IN ('high', 'critical') AND (t.closed IS NULL OR t.closed >= c.as_of))
     AS max_open_severe_days
 FROM cuts c JOIN tickets t ON t.account_id = c.account_id AND t.opened < c.as_of
@@ -174,8 +180,9 @@ def _engagements_sql() -> str:
     """
 
 
-ACCOUNTS_SQL = """
-SELECT c.cut_id, c.account_id, c.as_of, a.* EXCLUDE (account_id, name), c.as_of - a.first_seen AS tenure_days
+ACCOUNTS_SQL = f"""
+SELECT c.cut_id, c.account_id, c.as_of, a.* EXCLUDE (account_id, name),
+  {days_between("a.first_seen", "c.as_of")} AS tenure_days
 FROM cuts c JOIN accounts a USING (account_id)
 """
 
@@ -183,13 +190,11 @@ FROM cuts c JOIN accounts a USING (account_id)
 def _features_for_cuts(book: Book, cuts: pd.DataFrame, subscription_margin: float) -> pd.DataFrame:
     """Feature rows for each cut (columns cut_id, account_id, as_of)."""
     book.require("accounts")
-    con = book.con
-    con.register("cuts_frame", cuts)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE cuts AS SELECT cut_id, account_id, CAST(as_of AS DATE) AS as_of FROM cuts_frame"
-    )
-    con.unregister("cuts_frame")
-    frame = con.sql(ACCOUNTS_SQL).df().set_index("cut_id")
+    engine = book.engine
+    engine.put("cuts_frame", cuts)
+    engine.create_temp_table("cuts", "SELECT cut_id, account_id, CAST(as_of AS DATE) AS as_of FROM cuts_frame")
+    engine.unput("cuts_frame")
+    frame = engine.sql(ACCOUNTS_SQL).set_index("cut_id")
     blocks = {
         "contracts": _contract_sql(),
         "orders": ORDERS_SQL,
@@ -203,9 +208,9 @@ def _features_for_cuts(book: Book, cuts: pd.DataFrame, subscription_margin: floa
             for column in OPTIONAL_FEATURES.get(table, []):
                 frame[column] = np.nan
             continue
-        part = con.sql(sql).df().set_index("cut_id")
+        part = engine.sql(sql).set_index("cut_id")
         frame = frame.join(part, how="left")
-    con.execute("DROP TABLE cuts")
+    engine.drop_temp_table("cuts")
     return _derive(frame, book, subscription_margin)
 
 
@@ -318,7 +323,7 @@ def build_contract_features(
         lead = f"least({lead}, greatest(1, CAST(round({float(lead_share_of_term)} * term_days) AS INTEGER)))"
     contracts = book.sql(
         f"""WITH k AS (
-              SELECT *, "end" - start + 1 AS term_days FROM contracts WHERE {where}
+              SELECT *, {days_between("start", '"end"')} + 1 AS term_days FROM contracts WHERE {where}
             ), led AS (SELECT *, {lead} AS lead_days FROM k)
             SELECT contract_id, k.account_id, "end", "end" - lead_days AS cutoff,
                    CASE WHEN renewal_outcome = 'renewed' THEN 1 ELSE 0 END AS renewed, annual_value, product_line,
@@ -370,6 +375,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
     revenue_next_12m, margin_next_12m, orders_next_12m, window_complete.
     """
     lit = f"DATE '{require_date(as_of).isoformat()}'"
+    days_in_year = days_between(f"greatest(start, {lit})", f'least("end" + 1, {lit} + 365)')
     end_of_data = pd.Timestamp(book.extract_date + dt.timedelta(days=1))
     frame = book.sql(f"""
       WITH active AS (
@@ -383,8 +389,7 @@ def build_outcomes(book: Book, as_of: dt.date, subscription_margin: float) -> pd
       ), lapsed AS ({_lapsed_sql("contracts")}),
       money AS ({_order_money_sql(book, lit)}), subscription AS (
         SELECT account_id,
-          sum({exact("annual_value")} * greatest(0, least("end" + 1, {lit} + 365) - greatest(start, {lit}))) / 365.0
-            AS contract_revenue
+          sum({exact("annual_value")} * greatest(0, {days_in_year})) / 365.0 AS contract_revenue
         FROM contracts GROUP BY account_id
       )
       SELECT a.account_id, a.next_renewal_date, d.renewed_next,

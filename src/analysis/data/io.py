@@ -1,8 +1,9 @@
 """All reading and writing of data: the customer book and the tables a run writes.
 
 A *book* is the set of contract tables (see ``analysis.data.contract``) from one extract. It is
-held as DuckDB views over the files, so that heavy aggregation runs as SQL over Parquet
-without loading 100 million usage rows into pandas. Each table has two views:
+held as views over the files on the book's engine (``analysis.data.engine``: DuckDB in this
+process by default, or Spark), so that heavy aggregation runs as SQL over Parquet without
+loading 100 million usage rows into pandas. Each table has two views:
 ``raw_<table>`` (as stored) and ``<table>`` (contract columns cast to contract types with
 ``TRY_CAST``, absent optional columns added as NULL). Validation compares the two. The files are
 checked before DuckDB reads them (``analysis.data.files``): one file per table, readable
@@ -31,7 +32,8 @@ import pandas as pd
 from analysis.data import files as files_
 from analysis.data.asof import require_date
 from analysis.data.contract import DUCKDB_TYPES, TABLES, Column
-from analysis.errors import DataContractError, MissingTableError
+from analysis.data.engine import DuckDBEngine, Engine
+from analysis.errors import DataContractError, EngineError, MissingTableError
 
 EXTRACT_FILE = files_.EXTRACT_FILE
 # DuckDB spills to disk beyond this, which keeps the feature build of a 100k-account book
@@ -66,16 +68,26 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
 
 @dataclass
 class Book:
-    """A loaded customer book: DuckDB views named after the contract tables."""
+    """A loaded customer book: views named after the contract tables, on the book's engine."""
 
     source: Path
-    con: duckdb.DuckDBPyConnection
+    engine: Engine
     tables: dict[str, list[str]]  # table -> columns present in the source
     extract_date: dt.date
     files: dict[str, list[Path]] = field(default_factory=dict)
     raw_types: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> stored type
     typed: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> SQL of its typed value
     zones: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> recorded time zone
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection of a book on the default engine (code that needs DuckDB itself)."""
+        if not isinstance(self.engine, DuckDBEngine):
+            raise EngineError(f"This needs the book on DuckDB; it is on {self.engine.name} (use --engine duckdb).")
+        return self.engine.con
+
+    def close(self) -> None:
+        self.engine.close()
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -91,13 +103,13 @@ class Book:
         """The typed table as a pandas DataFrame (dates as datetime64)."""
         self.require(table)
         cols = ", ".join(quote(c) for c in columns) if columns else "*"
-        return self.con.sql(f"SELECT {cols} FROM {quote(table)}").df()
+        return self.engine.sql(f"SELECT {cols} FROM {quote(table)}")
 
     def sql(self, query: str) -> pd.DataFrame:
-        return self.con.sql(query).df()
+        return self.engine.sql(query)
 
     def count(self, table: str) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0] if self.has(table) else 0
+        return self.engine.rows(f"SELECT count(*) FROM {quote(table)}")[0][0] if self.has(table) else 0
 
     def where(self, table: str) -> str:
         """The file(s) a table was read from, for messages."""
@@ -244,12 +256,14 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def load_book(source: str | Path, extract_date: dt.date | None = None, threads: int | None = None) -> Book:
+def load_book(source: str | Path, extract_date: dt.date | None = None, threads: int | None = None, engine=None) -> Book:
     """Open a book from a folder of CSV/Parquet/Excel files or a DuckDB database file.
 
     ``extract_date`` (the day the data was exported; nothing may be dated after it) comes from
     the argument, else from ``extract.json`` in the folder, else today. Unreadable files raise
-    DataContractError naming the file.
+    DataContractError naming the file. ``engine`` is the parameters' ``engine`` section; None or
+    backend ``duckdb``: DuckDB in this process; ``spark``: Spark (``analysis.data.spark``: Parquet
+    files, folders of parts, catalog tables).
     """
     source = Path(source).expanduser().resolve()
     if not source.exists():
@@ -258,6 +272,10 @@ def load_book(source: str | Path, extract_date: dt.date | None = None, threads: 
         )
     if extract_date is not None:
         require_date(extract_date, "extract_date")
+    if engine is not None and engine.backend == "spark":
+        from analysis.data.spark import open_spark_book
+
+        return open_spark_book(source, extract_date, engine.spark)
     con = connect(threads)
     try:
         return _open(con, source, extract_date)
@@ -283,7 +301,7 @@ def _open(con: duckdb.DuckDBPyConnection, source: Path, extract_date: dt.date | 
         typed[table] = typed_expressions(table, raw_types[table], zones.get(table, {}))
         con.execute(f"CREATE VIEW {quote(table)} AS {_typed_select(typed[table], tables[table], table)}")
     extract_day = extract_date or extract.extract_date or dt.date.today()
-    return Book(source, con, tables, extract_day, found_files, raw_types, typed, zones)
+    return Book(source, DuckDBEngine(con), tables, extract_day, found_files, raw_types, typed, zones)
 
 
 def _date_bound(book: Book, bound: str) -> dt.date | None:
@@ -295,7 +313,7 @@ def _date_bound(book: Book, bound: str) -> dt.date | None:
     ]
     if not selects:
         return None
-    return book.con.execute(f"SELECT {bound}(d) FROM ({' UNION ALL '.join(selects)})").fetchall()[0][0]
+    return book.engine.rows(f"SELECT {bound}(d) FROM ({' UNION ALL '.join(selects)})")[0][0]
 
 
 def latest_date(book: Book) -> dt.date | None:

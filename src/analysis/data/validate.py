@@ -305,7 +305,7 @@ def _table_problems(book: Book, spec: Table) -> tuple[list[Problem], int]:
     problems, rules = _rules(book, spec)
     source = scan_source(book, table)
     counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {r.condition})" for r in rules])
-    n_rows, *bad_counts = book.con.execute(f"SELECT {counts} FROM {source}").fetchall()[0]
+    n_rows, *bad_counts = book.engine.rows(f"SELECT {counts} FROM {source}")[0]
     if n_rows == 0:
         if spec.required:
             problems.append(Problem(table, None, "empty table", 0, f"required table '{table}' has no rows"))
@@ -338,10 +338,10 @@ def _duplicate_keys(book: Book, spec: Table, source: str, key_cols: list[str]) -
     keys = ", ".join(_t(c) for c in key_cols)
     not_null = " AND ".join(f"{_t(c)} IS NOT NULL" for c in key_cols)
     groups = f"SELECT {keys} FROM {source} WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1"
-    (bad,) = book.con.execute(
+    (bad,) = book.engine.rows(
         f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {source} WHERE {not_null} "
         f"GROUP BY {keys} HAVING count(*) > 1) AS d"
-    ).fetchall()[0]
+    )[0]
     if not bad:
         return []
     examples = _examples(book, source, f"({keys}) IN ({groups})", key_cols)
@@ -353,18 +353,18 @@ def _unknown_after_trimming(book: Book, source: str, column: str) -> tuple[int, 
     """Child ids unknown even when spaces around ids are ignored (padding is reported once, as a
     padded id, on the table that has it, not as unknown accounts in every child table)."""
     condition = f"TRIM({_t(column)}) NOT IN (SELECT TRIM(account_id) FROM accounts WHERE account_id IS NOT NULL)"
-    (bad,) = book.con.execute(f"SELECT count(*) FROM {source} WHERE {condition}").fetchall()[0]
+    (bad,) = book.engine.rows(f"SELECT count(*) FROM {source} WHERE {condition}")[0]
     return int(bad), condition
 
 
 def _leading_zero_hint(book: Book, table: str, column: str) -> str:
     """Why child ids miss accounts when the only difference is leading zeros (00123 vs 123)."""
     strip = "TRIM(LEADING '0' FROM TRIM({}))"
-    (matched,) = book.con.execute(
+    (matched,) = book.engine.rows(
         f"SELECT count(*) FROM {quote(table)} WHERE TRIM({quote(column)}) NOT IN "
         f"(SELECT TRIM(account_id) FROM accounts WHERE account_id IS NOT NULL) AND "
         f"{strip.format(quote(column))} IN (SELECT {strip.format('account_id')} FROM accounts)"
-    ).fetchall()[0]
+    )[0]
     if not matched:
         return ""
     numeric = [name for name in (table, "accounts") if book.raw_types[name].get(column, "VARCHAR").upper() != "VARCHAR"]

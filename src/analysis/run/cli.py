@@ -33,33 +33,40 @@ def cmd_validate(args) -> int:
     from analysis.data.asof import parse_optional_date
     from analysis.data.io import load_book
     from analysis.data.validate import validate_book
-    from analysis.params import load_params, parse_overrides
+    from analysis.params import load_params
 
     extract_date = parse_optional_date(args.extract_date, "extract date")  # refused (exit 2) before any reading
-    params = load_params(args.config, parse_overrides(args.set))  # raises ConfigError (exit 2) naming the key
+    params = load_params(args.config, _overrides(args))  # raises ConfigError (exit 2) naming the key
     if args.config or args.set:
         print(
             f"Parameters valid: {args.config or 'config/params.yaml'}"
             + (f" with {len(args.set)} --set" if args.set else "")
         )
-    book = load_book(args.data, extract_date=extract_date)
+    book = load_book(args.data, extract_date=extract_date, engine=params.engine)
     try:
         report = validate_book(book, params.validation)
     finally:
-        book.con.close()
+        book.close()
     print(report.to_text())
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 
+def _overrides(args) -> dict:
+    """``--set`` pairs, and ``--engine`` as the override ``engine.backend`` it stands for."""
+    from analysis.params import deep_merge, parse_overrides
+
+    overrides = parse_overrides(args.set)
+    return deep_merge(overrides, {"engine": {"backend": args.engine}}) if args.engine else overrides
+
+
 def cmd_run(args) -> int:
-    from analysis.params import parse_overrides
     from analysis.run.pipeline import run_pipeline
 
     result = run_pipeline(
         args.data,
         as_of=args.as_of,
         config_path=args.config,
-        overrides=parse_overrides(args.set),
+        overrides=_overrides(args),
         out_dir=args.out,
         timeout=args.timeout,
         progress_bar=sys.stderr.isatty(),
@@ -95,6 +102,15 @@ def cmd_kernel(args) -> int:
     return EXIT_OK
 
 
+def _add_engine_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default=None,
+        help="where the aggregations over the book run (default engine.backend of the config; docs/scaling.md)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analysis", description="B2B customer tiering toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extract-date", default=None, help="YYYY-MM-DD; default extract.json in the folder, else today")
     p.add_argument("--config", default=None, help="also check this parameters file (merged over config/params.yaml)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="also check one parameter override")
+    _add_engine_argument(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="validate, then execute every notebook into reports/<run-id>/")
@@ -119,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="YAML merged over config/params.yaml")
     p.add_argument("--out", default=str(paths.REPORTS_DIR))
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one parameter")
+    _add_engine_argument(p)
     p.add_argument(
         "--timeout",
         type=int,

@@ -62,7 +62,7 @@ class NotebookRun:
         if seed is not None:
             extra["seed"] = int(seed)
         params = load_params(config_path, extra)
-        book = load_book(data_dir)
+        book = load_book(data_dir, engine=params.engine)
         parsed = asof_.parse_optional_date(as_of)
         date = parsed if parsed is not None else default_as_of(book)
         asof_.check_in_range(date, earliest_date(book), book.extract_date)

@@ -525,12 +525,13 @@ def _save_manifest(folder: Path, manifest: dict, secrets: list[str]) -> None:
 
 def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str], Any], params: Params):
     """Validate the book (unless told not to) and resolve the as-of date, on one load of the book,
-    before anything is written; a failure raises ValidationFailed or ConfigError (exit 2)."""
+    before anything is written, on the engine of the parameters; a failure raises ValidationFailed or
+    ConfigError (exit 2)."""
     from analysis.data.io import load_book
     from analysis.data.validate import validate_book
 
     clock = time.perf_counter()
-    book = load_book(data_path)
+    book = load_book(data_path, engine=params.engine)
     try:
         report = None
         if validate:
@@ -544,7 +545,7 @@ def _check_book(data_path: Path, as_of, validate: bool, progress: Callable[[str]
                 progress(f"warning: {warning.table} [{warning.check}] {warning.message}")
         as_of_date, source = resolve_as_of(book, as_of)
     finally:
-        book.con.close()
+        book.close()
     return report, as_of_date, source
 
 
