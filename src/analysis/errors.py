@@ -11,6 +11,10 @@ class ConfigError(AnalysisError, ValueError):
     """A parameter or YAML config value is invalid."""
 
 
+class OutputFolderError(ConfigError):
+    """The output folder of a run (``--out``) cannot be created or written; nothing was written."""
+
+
 class DataContractError(AnalysisError, ValueError):
     """Input data breaks the data contract (docs/data_contract.md)."""
 
