@@ -68,7 +68,9 @@ def test_the_per_date_tables_are_declared_and_read_by_the_notebooks_that_use_the
 def test_stored_tables_equal_a_fresh_build_bit_for_bit(book_dir, run_dir):
     later = NotebookRun.open(SCORING, book_dir, None, run_dir)
     f = later.params.features
-    fresh = FeatureSource(later.book, later.as_of, f.subscription_margin, f.renewal_lead_days)
+    fresh = FeatureSource(
+        later.book, later.as_of, f.subscription_margin, f.renewal_lead_days, f.renewal_lead_share_of_term
+    )
     for name, key in _keys(later).items():
         stored = later.source.stored(key)
         assert stored is not None, name
