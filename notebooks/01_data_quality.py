@@ -87,6 +87,7 @@ missing[missing["missing_share"] > 0].sort_values("missing_share", ascending=Fal
 
 # %%
 snapshot = run.snapshot()  # built once per run here and written as features_asof for the later notebooks
+run.write_per_date_tables()  # so are the features and outcomes a year back and the decided contracts'
 shares = quality.concentration(snapshot["revenue_12m"])
 curve = quality.pareto_curve(snapshot["revenue_12m"])
 run.write(shares, "revenue_concentration")

@@ -25,10 +25,11 @@ class TableSpec:
     writer: str  # the notebook (file stem) that writes it
     columns: tuple[str, ...]  # columns every reader may rely on (a writer may add more)
     description: str = ""
+    csv: bool = True  # False: an input of later notebooks only, written as Parquet alone
 
 
-def _t(name: str, writer: str, columns: str, description: str = "") -> TableSpec:
-    return TableSpec(name, writer, tuple(columns.split()), description)
+def _t(name: str, writer: str, columns: str, description: str = "", csv: bool = True) -> TableSpec:
+    return TableSpec(name, writer, tuple(columns.split()), description, csv)
 
 
 QUALITY, CLV, SCORING, CHURN, DRIVERS, TRAITS, REPORT = (
@@ -66,6 +67,29 @@ TABLES: dict[str, TableSpec] = {
             QUALITY,
             "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
             "the as-of feature snapshot of every account, built once per run",
+        ),
+        _t(
+            "features_year_before",
+            QUALITY,
+            "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
+            "the feature snapshot a year before the as-of date (back-tests, tier migration, trailing renewals), "
+            "built once per run",
+            csv=False,
+        ),
+        _t(
+            "outcomes_year_before",
+            QUALITY,
+            "account_id next_renewal_date renewed_next churned churn_date margin_next_12m duration_days",
+            "what happened from a year before the as-of date on (the back-tests' outcomes), built once per run",
+            csv=False,
+        ),
+        _t(
+            "contract_features",
+            QUALITY,
+            "contract_id account_id end cutoff renewed",
+            "every contract decided before the as-of date with its features renewal_lead_days before its end "
+            "(renewal weights, churn and drivers models), built once per run",
+            csv=False,
         ),
         _t(
             "clv_holdout_check",
@@ -237,10 +261,17 @@ TABLES: dict[str, TableSpec] = {
 READS: dict[str, tuple[str, ...]] = {
     QUALITY: (),
     CLV: (),
-    SCORING: ("features_asof", "clv_accounts"),
-    CHURN: ("features_asof", "scored_accounts", "tiers_previous"),
-    DRIVERS: ("features_asof",),
-    TRAITS: ("features_asof", "scored_accounts", "clv_accounts"),
+    SCORING: ("features_asof", "features_year_before", "outcomes_year_before", "contract_features", "clv_accounts"),
+    CHURN: (
+        "features_asof",
+        "features_year_before",
+        "outcomes_year_before",
+        "contract_features",
+        "scored_accounts",
+        "tiers_previous",
+    ),
+    DRIVERS: ("features_asof", "contract_features"),
+    TRAITS: ("features_asof", "features_year_before", "scored_accounts", "clv_accounts"),
     REPORT: tuple(t for t in TABLES),
 }
 READS_IF_PRESENT = {REPORT}  # the report shows "not available" for a section whose notebook did not run
@@ -391,6 +422,12 @@ class RunTables:
         if self.run_dir is None:
             raise CatalogError(f"No run folder to write {name!r} into; give the notebook a run_dir.")
         self._cache.pop(("run", name), None)
+        spec = TABLES.get(name)
+        if spec is not None and not spec.csv:  # read back by later notebooks only: no CSV copy
+            path = self.run_dir / "tables" / f"{name}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (frame.reset_index() if frame.index.name is not None else frame).to_parquet(path, index=False)
+            return path
         return write_table(frame, self.run_dir, name)
 
     def written(self) -> list[str]:

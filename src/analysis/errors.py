@@ -16,6 +16,10 @@ class EngineError(ConfigError):
     engine cannot read); the message says what to install or change."""
 
 
+class OutputFolderError(ConfigError):
+    """The output folder of a run (``--out``) cannot be created or written; nothing was written."""
+
+
 class DataContractError(AnalysisError, ValueError):
     """Input data breaks the data contract (docs/data_contract.md)."""
 

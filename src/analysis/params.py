@@ -554,6 +554,8 @@ class ReportParams(Section):
 class PipelineParams(Section):
     execution_timeout: Annotated[float, Field(gt=0)] | None  # seconds one cell may run; null: no limit
     start_timeout: Annotated[float, Field(gt=0)]  # seconds a kernel may take to start
+    max_parallel_notebooks: PositiveInt  # notebooks that do not read each other's tables run side by side
+    interrupt_grace: Annotated[float, Field(ge=0)]  # seconds an interrupted notebook gets before its kernel is killed
     notebooks: dict[str, dict[str, Any]]  # per-notebook parameters: {notebook: {parameter: value}}
 
     def cell_timeout(self) -> int | None:

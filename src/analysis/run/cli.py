@@ -1,8 +1,8 @@
 """Command line: ``analysis sample | validate | run | report | bench | kernel``.
 
-Exit codes (``analysis.pipeline.EXIT_CODES``, docs/running.md): 0 success, 1 unexpected error,
-2 bad input (validation failed, bad parameters), 3 a notebook failed, 4 another run holds the
-lock, 5 a cell timed out, 130 interrupted.
+Exit codes (``analysis.run.pipeline.EXIT_CODES``, docs/running.md): 0 success, 1 unexpected error,
+2 bad input (validation failed, bad parameters, an unwritable --out), 3 a notebook failed, 4 another
+run holds the lock, 5 a cell timed out, 6 the run could not be written (disk full), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def cmd_run(args) -> int:
         print(f"Report: {result.report}")
         print(f"All runs: {Path(args.out).resolve() / 'index.html'}")
     else:
-        print(
-            f"error: run {result.run_id} {result.outcome} in {result.failed_notebook}: {result.error}", file=sys.stderr
-        )
-        print(f"The failed run is kept in {result.path}; earlier reports are untouched.", file=sys.stderr)
+        where = f" in {result.failed_notebook}" if result.failed_notebook else ""
+        print(f"error: run {result.run_id} {result.outcome}{where}: {result.error}", file=sys.stderr)
+        kept = f"is kept in {result.path}" if result.path else "could not be kept (see above)"
+        print(f"The failed run {kept}; earlier reports are untouched.", file=sys.stderr)
     return result.exit_code
 
 
@@ -173,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no traceback; a filed run printed its own lines
+        from analysis.run.pipeline import EXIT_INTERRUPTED
+
+        if getattr(exc, "result", None) is None:
+            print(f"error: {exc or 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

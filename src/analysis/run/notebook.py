@@ -11,20 +11,28 @@ setting in JupyterLab; the runner never sets it, so every notebook of a run uses
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from analysis.catalog import RunTables, writer_of
+from analysis.catalog import READS, RunTables, writer_of
 from analysis.data import asof as asof_
 from analysis.data.io import Book, default_as_of, earliest_date, load_book
 from analysis.data.sources import FeatureSource
+from analysis.errors import AnalysisError
 from analysis.params import Params, load_params
 
 SNAPSHOT = "features_asof"
 SNAPSHOT_WRITER = writer_of(SNAPSHOT)
+# The back-tests (scoring, churn), the tier migration and the segments' trailing renewals all look
+# one year back with the shipped parameters; that date's tables are built once per run. Another
+# date (a changed survival.backtest_days, scoring's backtest_as_of) is built where it is asked for.
+YEAR_BEFORE_DAYS = 365
+# Per-date tables a run builds once (notebook 01) and the later notebooks read back.
+PER_DATE_TABLES = ("features_year_before", "outcomes_year_before", "contract_features")
+BUILT_WITH = "analysis.built_with"  # what a stored per-date table was built from (checked on reading)
 
 
 @dataclass
@@ -35,6 +43,7 @@ class NotebookRun:
     book: Book
     tables: RunTables
     as_of_source: str = "argument"
+    _snapshot_written: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self):
         features = self.params.features
@@ -44,7 +53,73 @@ class NotebookRun:
             features.subscription_margin,
             features.renewal_lead_days,
             features.renewal_lead_share_of_term,
+            stored=self._stored,
         )
+
+    @property
+    def year_before(self) -> dt.date:
+        return self.as_of - dt.timedelta(days=YEAR_BEFORE_DAYS)
+
+    def _table_of(self, key: tuple) -> str | None:
+        """The run table that holds the per-date table ``key`` (None: not stored in a run)."""
+        kind, *date = key
+        if kind == "contracts":
+            return "contract_features"
+        if kind == "features" and date[0] == self.as_of:
+            return SNAPSHOT
+        if kind in ("features", "outcomes") and date[0] == self.year_before:
+            return f"{kind}_year_before"
+        return None
+
+    def _built_with(self, key: tuple) -> dict[str, Any]:
+        features = self.params.features
+        return {
+            "table": [str(part) for part in key],
+            "as_of": self.as_of.isoformat(),
+            "subscription_margin": features.subscription_margin,
+            "renewal_lead_days": features.renewal_lead_days,
+            "renewal_lead_share_of_term": features.renewal_lead_share_of_term,
+        }
+
+    def _stored(self, key: tuple) -> pd.DataFrame | None:
+        """A per-date table an earlier notebook of this run built, if this notebook declared it and
+        it was built from the same date and parameters; else None (the caller builds it)."""
+        name = self._table_of(key)
+        if name is None or writer_of(name) == self.name or name not in READS.get(self.name, ()):
+            return None
+        stored = self.tables.read(name)
+        if stored is None or not len(stored):
+            return None
+        attrs = dict(stored.attrs)
+        if attrs.pop(BUILT_WITH, None) != self._built_with(key):
+            # Written by a run with other parameters (an analyst's overrides) or an older version.
+            return None
+        frame = stored.set_index(attrs.pop(BUILT_WITH + ".index")) if BUILT_WITH + ".index" in attrs else stored.copy()
+        frame.attrs = attrs
+        return frame
+
+    def _store(self, key: tuple, frame: pd.DataFrame) -> None:
+        stamped = frame.copy(deep=False)
+        stamped.attrs = {**frame.attrs, BUILT_WITH: self._built_with(key)}
+        if frame.index.name is not None:
+            stamped.attrs[BUILT_WITH + ".index"] = frame.index.name
+        self.tables.write(stamped, self._table_of(key))
+
+    def write_per_date_tables(self) -> list[str]:
+        """(Notebook 01) Build the per-date tables the later notebooks need, once for the run, and
+        write them: the features and outcomes a year before the as-of date and the features of
+        every decided contract. A table the book cannot give (no account a year back, no decided
+        contract) is left out; the notebooks that need it build it and report why. Returns the
+        names written."""
+        written = []
+        for key in (("features", self.year_before), ("outcomes", self.year_before), ("contracts",)):
+            try:
+                frame = self.source.get(key)
+            except AnalysisError:
+                continue
+            self._store(key, frame)
+            written.append(self._table_of(key))
+        return written
 
     @classmethod
     def open(
@@ -89,25 +164,16 @@ class NotebookRun:
 
     def snapshot(self) -> pd.DataFrame:
         """The as-of feature snapshot (index account_id): built once per run by the data-quality
-        notebook; later notebooks read it back (at 100,000 accounts a build costs ~17 s). Outside a
-        run (or for another date) it is built here and not written."""
-        from analysis.data.features import build_features
-
-        if self.name != SNAPSHOT_WRITER:
-            cached = self.tables.read(SNAPSHOT)
-            if (
-                cached is not None
-                and len(cached)
-                and (pd.to_datetime(cached["as_of"]) == pd.Timestamp(self.as_of)).all()
-            ):
-                return cached.set_index("account_id")
-        frame = build_features(self.book, self.as_of, self.params.features.subscription_margin)
-        if self.name == SNAPSHOT_WRITER:
-            self.tables.write(frame, SNAPSHOT)
+        notebook, which writes it; later notebooks read it back (at 100,000 accounts a build costs
+        ~17 s). Outside a run (or for another date) it is built here and not written."""
+        frame = self.source.features_at(self.as_of)
+        if self.name == SNAPSHOT_WRITER and self.run_dir is not None and SNAPSHOT not in self._snapshot_written:
+            self._store(("features", self.as_of), frame)
+            self._snapshot_written.add(SNAPSHOT)
         return frame
 
     def features_at(self, as_of: dt.date) -> pd.DataFrame:
-        return self.snapshot() if as_of == self.as_of else self.source.features_at(as_of)
+        return self.source.features_at(as_of)
 
     def outcomes_at(self, as_of: dt.date) -> pd.DataFrame:
         return self.source.outcomes_at(as_of)

@@ -33,7 +33,7 @@ from urllib.parse import quote as url_quote
 
 import filelock
 
-from analysis.errors import ConfigError, RunLockedError
+from analysis.errors import ConfigError, OutputFolderError, RunLockedError
 from analysis.paths import PROJECT_ROOT
 
 FAILED_DIR = "_failed"
@@ -113,29 +113,46 @@ def unique_run_id(out_dir: Path, base: str) -> str:
 
 
 def failed_target(out_dir: Path, run_id: str) -> Path:
-    """Where a partial run goes: ``_failed/<run-id>`` (made unique)."""
+    """Where a partial run goes: ``_failed/<run-id>`` (made unique; the folder is made by the move)."""
     failed = out_dir / FAILED_DIR
-    failed.mkdir(exist_ok=True)
     return failed / unique_run_id(failed, run_id)
 
 
 def recover_stale_runs(out_dir: Path) -> list[Path]:
     """Move ``.tmp-*`` folders left by a run that was killed (power cut, kill -9) under ``_failed/``.
 
-    Only called while holding the lock, so no live run can own them.
+    The runner saved the manifest after every change of a notebook's status, so the notebooks
+    that had finished keep ``ok``; the ones running when the run died become ``interrupted`` and
+    the ones not started ``not run``. Only called while holding the lock, so no live run can own
+    them. A folder that cannot be moved (full disk) stays for the next run to try again.
     """
     moved = []
     for folder in sorted(out_dir.glob(f"{TMP_PREFIX}*")):
-        if folder.is_dir():
-            run_id = folder.name[len(TMP_PREFIX) :]
-            manifest = read_manifest(folder) or {"run_id": run_id}
-            target = failed_target(out_dir, run_id)
-            manifest.update(
-                outcome="interrupted", output=str(target), error={"message": "The run was killed before it finished."}
-            )
+        if not folder.is_dir():
+            continue
+        run_id = folder.name[len(TMP_PREFIX) :]
+        manifest = read_manifest(folder) or {"run_id": run_id}
+        target = failed_target(out_dir, run_id)
+        for record in manifest.get("notebooks") or []:
+            if record.get("status") == "running":
+                record["status"] = "interrupted"
+                manifest["failed_notebook"] = manifest.get("failed_notebook") or record.get("name")
+            elif record.get("status") == "pending":
+                record["status"] = "not run"
+        manifest.update(
+            outcome="interrupted",
+            exit_code=130,
+            output=str(target),
+            tables=tables_fingerprint(folder),
+            error={"message": "The run was killed before it finished (kill -9, power cut, out of memory)."},
+        )
+        try:
             write_json_atomic(folder / MANIFEST, manifest)
+            target.parent.mkdir(exist_ok=True)
             os.replace(folder, target)
-            moved.append(target)
+        except OSError:
+            continue
+        moved.append(target)
     return moved
 
 
@@ -165,11 +182,22 @@ def run_lock(out_dir: Path, timeout: float = 0) -> Iterator[Callable[[str], None
             f"{out_dir} is locked by {who}. Wait for it to finish, or pass another --out folder. "
             f"If that process is gone, the lock is released automatically; nothing to delete."
         ) from None
+    except OSError as exc:  # read-only file system, full disk, no permission: say which folder
+        raise OutputFolderError(
+            f"Cannot create the lock file in the output folder {out_dir} ({exc.strerror or exc}); nothing was "
+            f"written. Pass --out with a folder this user may write to, or free space on its disk."
+        ) from None
 
     def claim(run_id: str) -> None:
-        write_json_atomic(
-            owner, {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": now_iso()}
-        )
+        try:
+            write_json_atomic(
+                owner, {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "started_at": now_iso()}
+            )
+        except OSError as exc:
+            raise OutputFolderError(
+                f"Cannot write {owner} ({exc.strerror or exc}); nothing was written. Free space on the disk of "
+                f"{out_dir} or pass another --out."
+            ) from None
 
     try:
         yield claim
@@ -480,6 +508,8 @@ def render_index(out_dir: Path) -> str:
     for run in found:
         m, folder = run["manifest"], run["folder"]
         outcome = str(m.get("outcome", "?"))
+        if outcome == "running" and folder.parent.name == FAILED_DIR:  # its final manifest could not be written
+            outcome = "incomplete"
         shown = words["outcomes"].get(outcome, outcome)
         if outcome != "ok" and m.get("failed_notebook"):
             shown += f" {words['in']} {m['failed_notebook']}"
@@ -503,6 +533,15 @@ def render_index(out_dir: Path) -> str:
         f'<p class="muted">{esc(words["newest"].format(when=now_iso()))}</p>\n'
         f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>\n</body></html>\n"
     )
+
+
+def refresh_index(out_dir: Path, progress: Callable[[str], Any]) -> Path | None:
+    """Rewrite ``index.html``; a failure is reported, not raised (the run itself is filed)."""
+    try:
+        return write_index(out_dir)
+    except OSError as exc:
+        progress(f"Could not rewrite {Path(out_dir) / INDEX}: {exc}")
+        return None
 
 
 def write_index(out_dir: str | Path) -> Path:

@@ -1,0 +1,157 @@
+"""Run a pipeline's notebooks side by side where the run-table catalog allows it.
+
+A notebook starts once every notebook whose tables it reads has finished (``analysis.catalog``:
+the waves of ``run_order()``), at most ``pipeline.max_parallel_notebooks`` at a time, in the
+catalog's order. Each notebook runs in a worker thread (papermill drives its kernel, a separate
+process); only this module's main loop touches the manifest records, and it saves the manifest
+after every change of status so that a run killed without warning (kill -9, power cut) leaves
+a manifest that says which notebooks had finished.
+
+When a notebook fails, no further notebook starts; the ones already running finish, and the
+failure of the first failed notebook in run order is the run's failure. Ctrl-C or SIGTERM stops
+every running kernel (``Kernels.stop_all``) before the run is filed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis import catalog
+from analysis.run import runs
+from analysis.run.execute import Kernels, NotebookFailure, classify, execute, render_html, storage_failure
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to run: where it comes from, where it goes and what it is given."""
+
+    source: Path
+    parameters: dict[str, Any]
+    tag: str  # "[3/7]" in progress lines
+
+
+@dataclass(frozen=True)
+class Settings:
+    kernel_name: str
+    cwd: Path
+    timeout: int | None
+    start_timeout: int
+    progress_bar: bool
+    secrets: list[str]
+    parallel: int
+    stop_grace: float
+
+
+def run_one(job: Job, settings: Settings, kernels: Kernels) -> tuple[NotebookFailure | None, float]:
+    """Execute one notebook, scrub it, render its HTML; (failure or None, seconds). Never raises
+    for a notebook's own failure: every way it can fail becomes a ``NotebookFailure``."""
+    name = job.source.stem
+    executed = settings.cwd / "notebooks" / job.source.name
+    clock = time.perf_counter()
+    error: NotebookFailure | None = None
+    try:
+        execute(
+            job.source,
+            executed,
+            job.parameters,
+            kernel_name=settings.kernel_name,
+            cwd=settings.cwd,
+            timeout=settings.timeout,
+            start_timeout=settings.start_timeout,
+            progress_bar=settings.progress_bar,
+            kernels=kernels,
+        )
+    except Exception as exc:  # any way a notebook can fail becomes a filed, printed failure
+        error = classify(name, exc, settings.timeout)
+    seconds = round(time.perf_counter() - clock, 2)
+    try:
+        if executed.exists():
+            runs.scrub_json_file(executed, settings.secrets)
+        page = settings.cwd / "html" / f"{name}.html"
+        if error is None and not page.exists():  # a notebook may write its own page (the manager report does)
+            render_html(executed, page)
+    except OSError as exc:
+        error = error or storage_failure(f"The executed notebook or HTML page of {name}", exc)
+    except Exception as exc:
+        error = error or NotebookFailure(
+            "failed",
+            f"Notebook {name} ran but its HTML could not be rendered: {exc!r}",
+            {"ename": type(exc).__name__, "evalue": str(exc)},
+        )
+    return error, seconds
+
+
+def run_notebooks(
+    jobs: list[Job],
+    records: dict[str, dict],
+    settings: Settings,
+    save: Callable[[], None],
+    say: Callable[[str], Any],
+) -> tuple[str, NotebookFailure] | None:
+    """Run ``jobs`` (in run order) as the catalog allows; (failed notebook, failure) or None.
+
+    ``records`` are the manifest's per-notebook entries (status, seconds, parameters), updated
+    here; ``save`` writes the manifest. On Ctrl-C / SIGTERM (KeyboardInterrupt in this, the main
+    thread) or any other exception here, every running kernel is stopped and the exception goes
+    on; the notebooks that were running keep the status ``running`` for the caller to settle.
+    """
+    names = [job.source.stem for job in jobs]
+    by_name = {job.source.stem: job for job in jobs}
+    deps = catalog.dependencies(names)
+    kernels = Kernels()
+    pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel), thread_name_prefix="notebook")
+    running: dict[Future, str] = {}
+    started: set[str] = set()
+    done: set[str] = set()
+    failures: dict[str, NotebookFailure] = {}
+    try:
+        while True:
+            for name in names:
+                if failures or len(running) >= settings.parallel:
+                    break
+                if name not in started and deps[name] <= done:
+                    started.add(name)
+                    job = by_name[name]
+                    records[name].update(status="running", parameters=job.parameters)
+                    save()
+                    say(f"{job.tag} {name} ...")
+                    running[pool.submit(run_one, job, settings, kernels)] = name
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                error, seconds = future.result()
+                records[name].update(status="ok" if error is None else error.outcome, seconds=seconds)
+                save()
+                say(f"{by_name[name].tag} {name} {records[name]['status']} ({seconds:.1f} s)")
+                if error is None:
+                    done.add(name)
+                else:
+                    failures[name] = error
+    except BaseException:
+        _stop(running, records, kernels, settings.stop_grace)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    first = next((name for name in names if name in failures), None)
+    return None if first is None else (first, failures[first])
+
+
+def _stop(running: dict[Future, str], records: dict[str, dict], kernels: Kernels, grace: float) -> None:
+    """Stop every running notebook (interrupt, then kill its kernel) and wait for its thread."""
+    if not running:
+        return
+    all_done = threading.Event()
+    threading.Thread(target=lambda: (wait(running), all_done.set()), daemon=True).start()
+    kernels.stop_all(all_done, grace)
+    all_done.wait(grace + 10)  # a killed kernel ends its papermill call within a second or two
+    for future, name in running.items():
+        if future.done() and not future.cancelled():
+            records[name]["seconds"] = future.result()[1]
