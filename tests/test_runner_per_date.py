@@ -124,3 +124,23 @@ def test_a_book_without_a_year_of_history_writes_what_it_can(tmp_path):
     later = NotebookRun.open(SCORING, young, "2025-12-31", tmp_path / "run")
     with pytest.raises(Exception, match="first seen before"):  # the reader gets the builder's own error
         later.features_at(later.year_before)
+
+
+def test_a_notebook_process_runs_openblas_on_the_configured_threads(book_dir, tmp_path):
+    import subprocess
+    import sys
+
+    # In a child process: the limit lasts for the rest of the notebook's process, so it would leak
+    # into the other tests of this one.
+    code = (
+        "from threadpoolctl import threadpool_info\n"
+        "from analysis.run.notebook import NotebookRun\n"
+        f"NotebookRun.open('01_data_quality', {str(book_dir)!r}, None, {str(tmp_path)!r}, overrides={{OVERRIDE}})\n"
+        "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
+    )
+    for threads in (1, 2):
+        override = f"{{'pipeline': {{'blas_threads': {threads}}}}}"
+        out = subprocess.run(
+            [sys.executable, "-c", code.replace("{OVERRIDE}", override)], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == f"[{threads}]", out.stderr[-2000:]

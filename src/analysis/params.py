@@ -556,6 +556,7 @@ class PipelineParams(Section):
     start_timeout: Annotated[float, Field(gt=0)]  # seconds a kernel may take to start
     max_parallel_notebooks: PositiveInt  # notebooks that do not read each other's tables run side by side
     interrupt_grace: Annotated[float, Field(ge=0)]  # seconds an interrupted notebook gets before its kernel is killed
+    blas_threads: PositiveInt | None  # OpenBLAS threads per notebook process (null: the library's default)
     notebooks: dict[str, dict[str, Any]]  # per-notebook parameters: {notebook: {parameter: value}}
 
     def cell_timeout(self) -> int | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.catalog import READS, RunTables, writer_of
 from analysis.data import asof as asof_
@@ -137,6 +138,8 @@ class NotebookRun:
         if seed is not None:
             extra["seed"] = int(seed)
         params = load_params(config_path, extra)
+        if params.pipeline.blas_threads is not None:  # for the rest of this notebook's process
+            threadpool_limits(limits=params.pipeline.blas_threads, user_api="blas")
         book = load_book(data_dir, engine=params.engine)
         parsed = asof_.parse_optional_date(as_of)
         date = parsed if parsed is not None else default_as_of(book)
