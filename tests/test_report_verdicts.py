@@ -92,6 +92,48 @@ def test_a_verdict_code_written_by_the_drivers_notebook_is_used(params):
     assert rows.loc["chk_drivers_auc_gbm", "_verdict"] == "v_gbm_nonlinear"
 
 
+def _retention(fit_check: str, term: str = "annual") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"segment": ["all", "small"], "term_class": [term, term], "fit_check": [fit_check, "fits"]}
+        | {"renewal_rate_observed": [0.9, 0.8], "model": ["sBG", "sBG"]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("fit_check", "verdict"), [("fits", "v_sbg_fits"), ("misfit", "v_sbg_misfit"), ("not tested", "v_sbg_untested")]
+)
+def test_the_renewal_model_fit_check_reaches_the_trust_table(params, fit_check, verdict):
+    hold = pd.DataFrame({"customers": [100], "actual": [1.0], "predicted": [1.0]})
+    tables = run_tables(clv_holdout_check=hold, clv_retention_segments=_retention(fit_check, "semi-annual"))
+    rows = checks.method_checks(ctx_for(params, tables)).set_index("_key")
+    assert rows.loc["chk_sbg_fit", "_verdict"] == verdict  # one row: the book as a whole, not each segment
+    assert rows.loc["chk_sbg_fit", "value"] == "half-yearly: 90% renew"
+    zh = checks.method_checks(ctx_for(params.updated(language="zh"), tables)).set_index("_key")
+    assert zh.loc["chk_sbg_fit", "meaning"] == i18n.t(verdict, "zh")
+
+
+def _k_table(close: bool, share: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "k": [3, 4, 5],
+            "chosen_kmeans": [True, False, False],
+            "chosen_gmm": [False, True, False],
+            "bootstrap_share": [share, 1 - share, 0.0],
+            "runner_up": [False, True, False],
+            "close": [close] * 3,
+        }
+    )
+
+
+@pytest.mark.parametrize(("close", "verdict"), [(True, "v_k_close"), (False, "v_k_clear")])
+def test_a_close_choice_of_the_number_of_segments_is_said(params, close, verdict):
+    rules = pd.DataFrame({"precision_test": [0.8], "coverage_test": [0.4]})
+    tables = run_tables(segment_rules=rules, segment_k_selection=_k_table(close, 0.6 if close else 0.9))
+    rows = checks.method_checks(ctx_for(params, tables)).set_index("_key")
+    assert rows.loc["chk_segment_count", "_verdict"] == verdict
+    assert rows.loc["chk_segment_count", "value"].startswith("3 / 4")
+
+
 def _bands(rates, lower, upper, accounts=(300, 1200, 2100)):
     return pd.DataFrame(
         {"rate": rates, "lower_95": lower, "upper_95": upper, "accounts": accounts},

@@ -54,7 +54,28 @@ def check_clv(ctx: Context) -> list[Row]:
     else:
         code = None
     code = code or ratio_verdict(ratio, tol, "v_clv_over", "v_clv_under", "v_clv_close")
-    return [("chk_clv_holdout", f"{predicted:.2f} / {actual:.2f}", code)]
+    return [("chk_clv_holdout", f"{predicted:.2f} / {actual:.2f}", code), *check_contract_retention(ctx)]
+
+
+SBG_VERDICTS = {"fits": "v_sbg_fits", "misfit": "v_sbg_misfit", "not tested": "v_sbg_untested"}
+
+
+def check_contract_retention(ctx: Context) -> list[Row]:
+    """Per contract term: does the renewal model (sBG) describe the observed retention by renewal
+    number (``clv_retention_segments.fit_check``)? Where it does not, the value of those contracts
+    uses the observed rate per renewal number (``model``), and the row says so."""
+    table = ctx.tables.get("clv_retention_segments")
+    if table is None or not {"segment", "term_class", "fit_check", "renewal_rate_observed"} <= set(table.columns):
+        return []
+    rows = []
+    for _, row in table[table["segment"] == "all"].iterrows():
+        verdict = SBG_VERDICTS.get(str(row["fit_check"]))
+        if verdict is None:
+            continue
+        term = ctx.t(f"term_{str(row['term_class']).replace('-', '_')}")
+        value = ctx.t("sbg_value", term=term, rate=formatting.pct(row["renewal_rate_observed"]))
+        rows.append(("chk_sbg_fit", value, verdict))
+    return rows
 
 
 def check_churn(ctx: Context) -> list[Row]:
@@ -188,8 +209,28 @@ def check_segments(ctx: Context) -> list[Row]:
             "chk_rules",
             f"{formatting.pct(best['precision_test'])} / {formatting.pct(best['coverage_test'])}",
             "v_rule_reliable" if best["precision_test"] >= good else "v_rule_rough",
-        )
+        ),
+        *check_segment_count(ctx),
     ]
+
+
+def check_segment_count(ctx: Context) -> list[Row]:
+    """Is the number of segments a clear choice (``segment_k_selection.close``, from the silhouette
+    margin to the runner-up and the share of bootstrap resamples the chosen number wins)?"""
+    table = ctx.tables.get("segment_k_selection")
+    needed = {"k", "chosen_kmeans", "chosen_gmm", "bootstrap_share", "runner_up", "close"}
+    if table is None or not needed <= set(table.columns) or not table["runner_up"].any():
+        return []
+    algorithm = ctx.params.segments.algorithm
+    chosen = table[table["chosen_kmeans" if algorithm == "kmeans" else "chosen_gmm"].astype(bool)]
+    if chosen.empty:
+        return []
+    k, runner = int(chosen["k"].iloc[0]), int(table.loc[table["runner_up"].astype(bool), "k"].iloc[0])
+    share = chosen["bootstrap_share"].iloc[0]
+    value = ctx.t("k_value", k=k, runner=runner)
+    if pd.notna(share):
+        value += ctx.t("k_share", share=formatting.pct(share))
+    return [("chk_segment_count", value, "v_k_close" if bool(table["close"].iloc[0]) else "v_k_clear")]
 
 
 METHOD_CHECKS: tuple[tuple[str, Callable[[Context], list[Row]], str], ...] = (
@@ -237,6 +278,8 @@ def threshold(ctx: Context, verdict: str) -> str:
         return f"{v.auc_gap:.2f}"
     if verdict.startswith("v_rule"):
         return formatting.pct(v.rule_precision_good)
+    if verdict.startswith("v_k_"):
+        return formatting.pct(ctx.params.segments.k_stable_share)
     if verdict.startswith("v_top20"):
         return formatting.pct(ctx.params.scoring.backtest.top_share)
     return ""
