@@ -206,3 +206,21 @@ def test_chosen_weighting_worse_than_chance_or_baseline_is_said_plainly(params):
     sec = weights_section(ctx_for(params, run_tables(scoring_backtest=bt, scoring_backtest_differences=mixed)))
     text = " ".join(sec.text)
     assert "better on next-year margin" in text and "consider switching" not in text
+
+
+def test_the_headline_gives_the_renewal_rate_per_contract_term_only_when_terms_differ(params):
+    from analysis.report.sections.headline import term_sentence
+
+    two = pd.DataFrame(
+        {
+            "term_class": ["annual", "monthly"],
+            "decided": [100, 300],
+            "renewal_rate": [0.95, 0.91],
+            "share_of_contracts": [0.25, 0.75],
+        }
+    )
+    text = term_sentence(ctx_for(params, run_tables(renewal_rates_by_term=two)))
+    assert text.index("monthly 91% (75% of decisions)") < text.index("annual 95% (25% of decisions)")
+    zh = term_sentence(ctx_for(params.updated(language="zh"), run_tables(renewal_rates_by_term=two)))
+    assert "月付 91%" in zh and "年付 95%" in zh
+    assert term_sentence(ctx_for(params, run_tables(renewal_rates_by_term=two.iloc[:1]))) is None

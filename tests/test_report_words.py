@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import string
 
+import numpy as np
 import pandas as pd
 import pytest
 from _report_tables import all_sections, ctx_for, run_tables
@@ -183,3 +184,33 @@ def test_no_raw_column_name_or_statistician_unit_in_the_visible_sections(params)
             for unit in ("+1 SD", "log(1", " SD ", "odds ratio", " pts", "[expert]"):
                 assert unit not in text, (key, unit)
             assert not re.search(r"\bx\d\.\d", text), key  # "x0.61" multipliers are not explained words
+
+
+def test_a_category_reason_names_its_level_in_the_report_language():
+    # The contract term of a mixed-term book is a category factor: its reason carries a level, no value.
+    from analysis.report import labels
+    from analysis.report.reasons import from_renewal_reasons
+
+    reasons = pd.DataFrame(
+        {
+            "account_id": ["S1", "S2"],
+            "side": ["down", "down"],
+            "rank": [1, 1],
+            "factor": ["term_class", "adoption_90d"],
+            "value": [np.nan, 0.04],
+            "typical": [np.nan, 0.51],
+            "level": ["semi-annual", None],
+        }
+    )
+    for lang, term, half in (("en", "contract term", "half-yearly"), ("zh", "合同期限", "半年付")):
+        text = from_renewal_reasons(
+            reasons,
+            {"term_class", "adoption_90d"},
+            lambda f, lang=lang: labels.label(f, lang),
+            lambda f, v, lang=lang: formatting.value_of(f, v, lang),
+            lambda key, lang=lang, **kw: i18n.t(key, lang, **kw),
+            lambda column, v, lang=lang: labels.level_label(column, v, lang),
+        )
+        assert term in text["S1"].lower() and half in text["S1"], text["S1"]
+        assert "typical" not in text["S1"] and "典型值" not in text["S1"]
+        assert "51%" in text["S2"]

@@ -115,6 +115,9 @@ FEATURES: dict[str, Feature] = {
     "next_renewal_date": Feature("next renewal", "下次续约日期", "category"),
     "parent_account_id": Feature("parent company", "母公司", "category"),
     "owner": Feature("account owner", "负责人", "category"),
+    "term_class": Feature("contract term", "合同期限", "category"),
+    "term_days": Feature("contract term (days)", "合同期限（天）", "days"),
+    "lead_days": Feature("days measured before the contract end", "合同到期前的观察提前天数", "days"),
 }
 
 # Levels of the contract's categories and of the synthetic book (the data of a real book may add more).
@@ -153,6 +156,14 @@ LEVELS: dict[str, dict[str, tuple[str, str]]] = {
         "medium": ("medium", "中"),
         "high": ("high", "高"),
         "critical": ("critical", "紧急"),
+    },
+    "term_class": {
+        "monthly": ("monthly", "月付"),
+        "quarterly": ("quarterly", "季付"),
+        "semi-annual": ("half-yearly", "半年付"),
+        "annual": ("annual", "年付"),
+        "multi-year": ("multi-year", "多年期"),
+        "unknown": ("unknown term", "期限未知"),
     },
     "flag": {"True": ("yes", "是"), "False": ("no", "否"), "1": ("yes", "是"), "0": ("no", "否")},
 }

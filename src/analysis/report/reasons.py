@@ -43,8 +43,10 @@ def from_renewal_reasons(
     label: Callable[[str], str],
     value: Callable[[str, object], str],
     t: Callable[..., str],
+    level: Callable[[str, object], str] | None = None,
 ) -> pd.Series:
-    """account_id -> "feature usage (90 days) 4%, typical 51%; ..." from the clear factors pushing renewal down."""
+    """account_id -> "feature usage (90 days) 4%, typical 51%; ..." from the clear factors pushing renewal down
+    (a category factor: "contract term: half-yearly", its level in the report language by ``level``)."""
     down = reasons
     if "side" in down.columns:
         down = down[down["side"] == "down"]
@@ -53,9 +55,15 @@ def from_renewal_reasons(
     if down.empty:
         return pd.Series(dtype=object)
     typical = down["typical"] if "typical" in down.columns else pd.Series(None, index=down.index)
+    # A category factor (e.g. the contract term) carries its level, not a value.
+    levels = down["level"] if "level" in down.columns else pd.Series(None, index=down.index)
     text = [
-        labels.capitalised(reason_text(str(f), v, ty, label, value, t))
-        for f, v, ty in zip(down["factor"], down["value"], typical)
+        labels.capitalised(
+            t("reason_level", factor=label(str(f)), level=level(str(f), lv))
+            if level is not None and pd.isna(v) and pd.notna(lv)
+            else reason_text(str(f), v, ty, label, value, t)
+        )
+        for f, v, ty, lv in zip(down["factor"], down["value"], typical, levels)
     ]
     return pd.Series(text, index=down["account_id"].to_numpy()).groupby(level=0, sort=True).agg(t("reason_sep").join)
 
@@ -147,7 +155,7 @@ def account_reasons(ctx, findings: pd.DataFrame | None) -> tuple[pd.Series, str 
         clear = clear_factors(findings)
         if not clear:
             return pd.Series(dtype=object), t("reasons_none_clear"), "renewal_reasons"
-        return from_renewal_reasons(reasons, clear, ctx.label, ctx.value, t), None, "renewal_reasons"
+        return from_renewal_reasons(reasons, clear, ctx.label, ctx.value, t, ctx.level), None, "renewal_reasons"
     churn = ctx.optional("churn_risk", ["account_id", "top_risk_factors"])
     if churn is not None and "reason_1_factor" in churn.columns:
         found = from_structured_churn(churn, ctx.label, ctx.value, ctx.level, t)

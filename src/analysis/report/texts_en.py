@@ -40,6 +40,8 @@ EN: dict[str, str] = {
     "why_previous_missing": "the previous run ({previous}) has no table '{table}'",
     "why_previous_later": "the last run in this folder has data as of {previous}, not earlier than this run's, so it is not compared with",
     "why_nothing_estimated": "no factor could be estimated (see notebook 05 for the reasons)",
+    "headline_by_term": "Contracts of different lengths renew at different rates (all decided contracts before the as-of date): {parts}.",
+    "term_rate": "{term} {rate} ({share} of decisions)",
     "why_no_active": "no account has a contract covering the as-of date",
     "why_no_health": "no account has a health score: the data behind it (product usage, meetings, support tickets, surveys) is absent or nearly empty in this book",
     "why_no_rules": "the configuration has no early-warning rules (scoring.warnings)",

@@ -39,6 +39,8 @@ ZH: dict[str, str] = {
     "why_previous_missing": "上一次运行（{previous}）没有表“{table}”",
     "why_previous_later": "此文件夹中最近一次运行的数据截至 {previous}，不早于本次运行，因此不与之比较",
     "why_nothing_estimated": "没有可估计的因素（原因见笔记本 05）",
+    "headline_by_term": "不同期限的合同续约率不同（截至日前所有已到期决定的合同）：{parts}。",
+    "term_rate": "{term} {rate}（占续约决定的 {share}）",
     "why_no_active": "截至日没有客户持有有效合同",
     "why_no_health": "没有客户有健康度评分：本数据中缺少健康度所依据的数据（产品使用、会议、支持工单、调研），或几乎为空",
     "why_no_rules": "配置中没有早期预警规则",

@@ -126,6 +126,10 @@ def headline_section(ctx: Context, figures: Mapping[str, Any]) -> Section:
     rate, before_rate = figures.get("renewal_rate"), (previous or {}).get("renewal_rate")
     if rate is not None:
         out.text.append(renewal_sentence(ctx, rate, before_rate, previous))
+    by_term = term_sentence(ctx)
+    if by_term:
+        out.text.append(by_term)
+        out.sources.append("renewal_rates_by_term")
     if previous:
         out.text.append(ctx.t("headline_previous", previous_as_of=previous.get("as_of", "?")))
     else:
@@ -133,6 +137,27 @@ def headline_section(ctx: Context, figures: Mapping[str, Any]) -> Section:
     out.text.append(ctx.t("headline_definitions", days=ctx.settings.at_risk_days))
     out.data = {"figures": dict(figures), "previous": previous}
     return out
+
+
+def term_sentence(ctx: Context) -> str | None:
+    """With contracts of several terms, the renewal rate of each (the pooled rate mixes a monthly
+    plan's decision with a multi-year one's): "monthly 91% (77% of decisions), annual 95% (23%)"."""
+    rates = ctx.tables.get("renewal_rates_by_term")
+    if rates is None or not {"term_class", "decided", "renewal_rate", "share_of_contracts"} <= set(rates.columns):
+        return None
+    rates = rates[(rates["decided"] > 0) & rates["renewal_rate"].notna()]
+    if len(rates) < 2:
+        return None
+    parts = [
+        ctx.t(
+            "term_rate",
+            term=ctx.level("term_class", row["term_class"]),
+            rate=formatting.pct(row["renewal_rate"]),
+            share=formatting.pct(row["share_of_contracts"]),
+        )
+        for _, row in rates.sort_values("share_of_contracts", ascending=False).iterrows()
+    ]
+    return ctx.t("headline_by_term", parts=ctx.t("list_sep").join(parts))
 
 
 def renewal_sentence(ctx: Context, rate: float, before: float | None, previous: Mapping | None) -> str:
