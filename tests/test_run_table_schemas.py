@@ -186,6 +186,28 @@ def test_a_key_held_in_the_index_is_checked(tmp_path):
     catalog.RunTables(tmp_path, "04_churn_survival").write(churn_risk().set_index("account_id"), "churn_risk")
 
 
+def scored_accounts(health: bool = True) -> pd.DataFrame:
+    params = defaults().scoring.tiers
+    frame = pd.DataFrame({c: ["x", "x"] for c in catalog.TABLES["scored_accounts"].columns})
+    frame["account_id"], frame["score"] = ["A1", "A2"], [81.0, 12.5]
+    frame["tier"], frame["tier_label"] = CODES[:2], list(params.pyramid.labels("en").values())[:2]
+    frame["abcd"], frame["abc"] = params.abcd.codes[:2], params.abc.codes[:2]
+    frame["revenue_12m"], frame["margin_12m"], frame["arr"] = [1e6, 10.0], [-5.0, 2.0], [0.0, 3.0]
+    frame["health_score"], frame["health_band"] = ([90.0, 40.0], BANDS[::2]) if health else (np.nan, None)
+    return frame
+
+
+def test_scored_accounts_may_lack_health_but_not_a_tier(tmp_path):
+    """A book without health inputs scores no health (analysis.scoring.health): allowed; a missing
+    tier or an infinite score is not."""
+    tables = catalog.RunTables(tmp_path, "03_scoring_and_weights")
+    for health in (True, False):
+        tables.write(scored_accounts(health), "scored_accounts")
+    for column, value, rule in [("tier", None, "has a value"), ("score", np.inf, "finite"), ("abc", "D", "abc codes")]:
+        with pytest.raises(CatalogError, match=rule):
+            tables.write(_with(scored_accounts(), column, 1, value), "scored_accounts")
+
+
 def test_codes_come_from_the_run_parameters(tmp_path):
     """A config that renames the health bands: its codes pass, the shipped ones are refused."""
     bands = [{"code": "green", "min": 70, "en": "G", "zh": "G"}, {"code": "red", "min": 0, "en": "R", "zh": "R"}]

@@ -306,6 +306,7 @@ TABLES: dict[str, TableSpec] = {
             keys="account_id",
             finite="score",
             levels="tier abcd health_band",
+            optional="health_band",  # a book without health inputs has no health band
         ),
         _t(
             "scored_accounts",
@@ -316,6 +317,7 @@ TABLES: dict[str, TableSpec] = {
             keys="account_id",
             finite="score health_score revenue_12m margin_12m arr",
             levels="tier tier_label abcd abc health_band",
+            optional="health_score health_band",  # a book without health inputs has no health score
         ),
         _t(
             "lapsed_accounts",
