@@ -12,7 +12,7 @@ ROOT = Path(analysis.__file__).parent
 RANK = {
     "errors": 0, "paths": 0, "params": 0,
     "core": 1,
-    "data": 2, "catalog": 2,  # the catalog reads and writes run tables through data.io
+    "data": 2, "catalog": 2, "table_schemas": 2,  # the catalog reads and writes run tables through data.io
     "clv": 3, "survival": 3, "drivers": 3, "scoring": 3, "segments": 3,
     "report": 4,
     "run": 5,

@@ -13,23 +13,68 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from analysis.errors import CatalogError
 
+if TYPE_CHECKING:
+    from analysis.params import Params
+
 
 @dataclass(frozen=True)
 class TableSpec:
+    """One run table. Besides its columns, the values readers rely on (checked with pandera before
+    the table is written: ``analysis.table_schemas``): ``keys`` have a value and are unique together;
+    ``probabilities`` (and shares, rates) lie in [0, 1]; ``finite`` (money, scores) are not ±inf;
+    ``levels`` pairs a column with the parameters' vocabulary its values come from (``tier``,
+    ``abcd``, ...); every ruled column has a value except those in ``optional``."""
+
     name: str
     writer: str  # the notebook (file stem) that writes it
     columns: tuple[str, ...]  # columns every reader may rely on (a writer may add more)
     description: str = ""
     csv: bool = True  # False: an input of later notebooks only, written as Parquet alone
+    keys: tuple[str, ...] = ()
+    probabilities: tuple[str, ...] = ()
+    finite: tuple[str, ...] = ()
+    levels: tuple[tuple[str, str], ...] = ()  # (column, vocabulary)
+    optional: tuple[str, ...] = ()
+
+    def ruled_columns(self) -> list[str]:
+        ruled = [*self.keys, *self.probabilities, *self.finite, *(column for column, _ in self.levels)]
+        return list(dict.fromkeys(ruled))
 
 
-def _t(name: str, writer: str, columns: str, description: str = "", csv: bool = True) -> TableSpec:
-    return TableSpec(name, writer, tuple(columns.split()), description, csv)
+def _t(
+    name: str,
+    writer: str,
+    columns: str,
+    description: str = "",
+    *,
+    csv: bool = True,
+    keys: str = "",
+    probabilities: str = "",
+    finite: str = "",
+    levels: str = "",
+    optional: str = "",
+) -> TableSpec:
+    """A spec from space-separated names; ``levels`` items are ``column`` (its vocabulary has the
+    column's name) or ``column=vocabulary``."""
+    pairs = tuple(tuple(item.split("=", 1)) if "=" in item else (item, item) for item in levels.split())
+    return TableSpec(
+        name,
+        writer,
+        tuple(columns.split()),
+        description,
+        csv,
+        keys=tuple(keys.split()),
+        probabilities=tuple(probabilities.split()),
+        finite=tuple(finite.split()),
+        levels=pairs,
+        optional=tuple(optional.split()),
+    )
 
 
 QUALITY, CLV, SCORING, CHURN, DRIVERS, TRAITS, REPORT = (
@@ -59,14 +104,36 @@ TABLES: dict[str, TableSpec] = {
             "analysis notebook supported has needs",
             "per analysis: what it needs (validation section of the parameters) and what the book has",
         ),
-        _t("table_overview", QUALITY, "table present required rows accounts", "rows, accounts and dates per table"),
-        _t("missingness", QUALITY, "table column missing_share required", "share of empty cells per column"),
-        _t("revenue_concentration", QUALITY, "top_accounts accounts value_share", "the 80/20 check on revenue"),
+        _t(
+            "table_overview",
+            QUALITY,
+            "table present required rows accounts",
+            "rows, accounts and dates per table",
+            keys="table",
+        ),
+        _t(
+            "missingness",
+            QUALITY,
+            "table column missing_share required",
+            "share of empty cells per column",
+            keys="table column",
+            probabilities="missing_share",
+        ),
+        _t(
+            "revenue_concentration",
+            QUALITY,
+            "top_accounts accounts value_share",
+            "the 80/20 check on revenue",
+            keys="top_accounts",
+            probabilities="value_share",
+        ),
         _t(
             "features_asof",
             QUALITY,
             "account_id as_of is_active arr revenue_12m margin_12m next_renewal_date tenure_days",
             "the as-of feature snapshot of every account, built once per run",
+            keys="account_id",
+            finite="arr revenue_12m margin_12m",
         ),
         _t(
             "features_year_before",
@@ -105,21 +172,39 @@ TABLES: dict[str, TableSpec] = {
             "term_class segment term_months customers churners decisions renewal_rate_observed renewal_rate_lower_95 "
             "renewal_rate_upper_95 alpha beta retention_year1 retention_year5 fit_check fit_p trend model note",
             "retention per term class and segment: observed renewal rate, the sBG, its fit check and the model used",
+            probabilities="renewal_rate_observed retention_year1 retention_year5 fit_p",
+            optional="retention_year5 fit_p",  # no year-5 rate when year 4 retains none; no fit check for some models
         ),
-        _t("clv_retention_curves", CLV, "term_class segment period years retention_rate survival"),
+        _t(
+            "clv_retention_curves",
+            CLV,
+            "term_class segment period years retention_rate survival",
+            probabilities="retention_rate survival",
+        ),
         _t(
             "clv_retention_by_renewal",
             CLV,
             "term_class renewal decisions churns rate std_error lower_95 upper_95 sbg_rate",
             "observed retention per renewal number (the last row pools later renewals) next to the sBG's",
+            keys="term_class renewal",
+            probabilities="rate sbg_rate",
         ),
-        _t("clv_concentration", CLV, "accounts clv_share"),
-        _t("clv_by_tier", CLV, "clv_tier accounts clv_total clv_mean value_at_risk clv_share"),
+        _t("clv_concentration", CLV, "accounts clv_share", keys="accounts", probabilities="clv_share"),
+        _t(
+            "clv_by_tier",
+            CLV,
+            "clv_tier accounts clv_total clv_mean value_at_risk clv_share",
+            keys="clv_tier",
+            probabilities="clv_share",
+            finite="clv_total clv_mean value_at_risk",
+        ),
         _t(
             "clv_accounts",
             CLV,
             "account_id clv clv_orders clv_contracts value_at_risk",
             "CLV and value at risk per account",
+            keys="account_id",
+            finite="clv clv_orders clv_contracts value_at_risk",
         ),
         _t(
             "clv_problems",
@@ -132,12 +217,15 @@ TABLES: dict[str, TableSpec] = {
             SCORING,
             "weighting factor estimate lower_95 upper_95 method sentence",
             "weights of every weighting method compared",
+            keys="weighting factor",
         ),
         _t(
             "scoring_weights_used",
             SCORING,
             "weighting criterion weight",
             "the weighting that cut this run's tiers (what the report describes)",
+            keys="weighting criterion",
+            probabilities="weight",
         ),
         _t(
             "scoring_backtest",
@@ -145,24 +233,55 @@ TABLES: dict[str, TableSpec] = {
             "weighting chosen metric estimate lower_95 upper_95 n chance vs_chance baseline vs_baseline verdict "
             "sentence",
             "each weighting back-tested a year earlier; verdict against a random order and the baseline weighting",
+            keys="weighting metric",
         ),
-        _t("scoring_backtest_tiers", SCORING, "weighting tier accounts renewal_rate"),
+        _t(
+            "scoring_backtest_tiers",
+            SCORING,
+            "weighting tier accounts renewal_rate",
+            keys="weighting tier",
+            levels="tier",
+        ),
         _t("scoring_backtest_differences", SCORING, "weighting baseline metric difference lower_95 upper_95 better"),
-        _t("tier_sizes", SCORING, "tier label accounts share_accounts"),
-        _t("scoring_stability", SCORING, "criterion shift_points accounts_changed share_changed"),
-        _t("early_warnings", SCORING, "account_id rule label severity column value threshold"),
+        _t(
+            "tier_sizes",
+            SCORING,
+            "tier label accounts share_accounts",
+            keys="tier",
+            probabilities="share_accounts",
+            levels="tier",
+        ),
+        _t(
+            "scoring_stability",
+            SCORING,
+            "criterion shift_points accounts_changed share_changed",
+            probabilities="share_changed",
+        ),
+        _t("early_warnings", SCORING, "account_id rule label severity column value threshold", keys="account_id rule"),
         _t(
             "early_warning_coverage",
             SCORING,
             "rule condition fired not_evaluable accounts",
             "per rule: current customers it fired on, and those it could not be evaluated on (value missing)",
+            keys="rule",
         ),
-        _t("health_band_renewal", SCORING, "health_band accounts rate lower_95 upper_95"),
+        _t(
+            "health_band_renewal",
+            SCORING,
+            "health_band accounts rate lower_95 upper_95",
+            keys="health_band",
+            probabilities="rate lower_95 upper_95",
+            levels="health_band",
+            optional="rate lower_95 upper_95",  # an empty band has no rate
+        ),
         _t(
             "health_bands",
             SCORING,
             "health_band label min_score max_score accounts share status discriminates ranges",
             "accounts per health band now; status holds_nearly_all / empty / nearly_empty / ok",
+            keys="health_band",
+            probabilities="share",
+            levels="health_band",
         ),
         _t(
             "health_distribution",
@@ -171,13 +290,23 @@ TABLES: dict[str, TableSpec] = {
             "where the book's health scores and components lie, and the range each component was scored on",
         ),
         _t("tier_migration", SCORING, "tier_before"),
-        _t("tier_moves", SCORING, "account_id tier_before tier_after direction score_before score_after moved_by"),
+        _t(
+            "tier_moves",
+            SCORING,
+            "account_id tier_before tier_after direction score_before score_after moved_by",
+            keys="account_id",
+            levels="tier_before=tier tier_after=tier",
+        ),
         _t(
             "tiers_previous",
             SCORING,
             "account_id as_of score tier abcd health_band",
             "each account's score, tiers and health band at the previous snapshot (as-of minus a year), "
             "with the same weights: for comparisons that must not condition on the future",
+            keys="account_id",
+            finite="score",
+            levels="tier abcd health_band",
+            optional="health_band",  # a book without health inputs has no health band
         ),
         _t(
             "scored_accounts",
@@ -185,12 +314,20 @@ TABLES: dict[str, TableSpec] = {
             "account_id score tier tier_label abcd abc flag_potential flag_unprofitable "
             "playbook health_score health_band n_alerts alerts revenue_12m margin_12m arr next_renewal_date",
             "score, tiers, flags, health and alerts of every current customer",
+            keys="account_id",
+            finite="score health_score revenue_12m margin_12m arr",
+            levels="tier tier_label abcd abc health_band",
+            optional="health_score health_band",  # a book without health inputs has no health score
         ),
         _t(
             "lapsed_accounts",
             SCORING,
             "account_id lapsed_on days_since_lapse revenue_12m margin_12m tier_previous",
             "former customers (a contract in the last 12 months, none now): no tier, playbook or alert",
+            keys="account_id",
+            finite="revenue_12m margin_12m",
+            levels="tier_previous=tier",
+            optional="tier_previous",  # no tier a year ago (not a customer then)
         ),
         _t(
             "scoring_problems",
@@ -202,13 +339,31 @@ TABLES: dict[str, TableSpec] = {
         _t("churn_hazard_ratios", CHURN, "factor estimate lower_95 upper_95 p p_adjusted hazard_ratio sentence"),
         _t("churn_model_comparison", CHURN, "factor"),
         _t("churn_model_evaluation", CHURN, "metric horizon_days value"),
-        _t("churn_calibration", CHURN, "decile accounts predicted observed"),
-        _t("churn_risk", CHURN, "account_id p_churn_before_renewal top_risk_factors", "churn risk per active account"),
+        _t(
+            "churn_calibration",
+            CHURN,
+            "decile accounts predicted observed",
+            keys="decile",
+            probabilities="predicted observed",
+        ),
+        _t(
+            "churn_risk",
+            CHURN,
+            "account_id p_churn_before_renewal top_risk_factors",
+            "churn risk per active account",
+            keys="account_id",
+            probabilities="p_churn_before_renewal",
+        ),
         _t(
             "at_risk_renewals",
             CHURN,
             "contract_id account_id end product_line annual_value p_churn_before_renewal value_at_risk health_band",
             "renewals due in the window, ranked by value at risk",
+            keys="contract_id",
+            probabilities="p_churn_before_renewal",
+            finite="annual_value value_at_risk",
+            levels="health_band",
+            optional="health_band",  # an account the scoring step left out (or a run without it)
         ),
         _t(
             "drivers",
@@ -216,6 +371,9 @@ TABLES: dict[str, TableSpec] = {
             "factor variable kind role status status_reason effect effect_unit lower_95 upper_95 p p_adjusted "
             "direction std_effect strength gbm_importance sign_flip rank sentence",
             "renewal drivers, one row per model term: confirmed first (regression and held-out check agree)",
+            keys="factor",
+            probabilities="p p_adjusted",
+            optional="p p_adjusted",
         ),
         _t("drivers_model_check", DRIVERS, "metric value lower_95 upper_95 verdict"),
         _t("drivers_problems", DRIVERS, "factor problem severity detail action"),
@@ -227,12 +385,16 @@ TABLES: dict[str, TableSpec] = {
             "account_id renewal_probability side rank factor role value typical level typical_level direction "
             "odds_multiplier renewal_change sentence",
             "per open account, its confirmed factors pushing renewal down and up",
+            keys="account_id side rank",
+            probabilities="renewal_probability",
         ),
         _t(
             "renewal_rates_by_term",
             DRIVERS,
             "term_class decided contracts left_out renewed renewal_rate lower_95 upper_95 share_of_contracts",
             "renewal rate per contract term class (monthly ... multi-year)",
+            keys="term_class",
+            probabilities="renewal_rate lower_95 upper_95 share_of_contracts",
         ),
         _t(
             "segment_k_selection",
@@ -240,18 +402,34 @@ TABLES: dict[str, TableSpec] = {
             "k kmeans_silhouette gmm_bic bootstrap_share runner_up margin close",
             "the criteria per k, how often each k wins over bootstrap resamples, the runner-up and whether "
             "the choice is close",
+            keys="k",
+            probabilities="bootstrap_share",
         ),
         _t(
             "segment_runner_up",
             TRAITS,
             "cluster k n_accounts share_accounts mean_value chosen_cluster share_in_chosen_cluster cluster_name",
             "the runner-up k's clusters, written only when the choice of k is close",
+            keys="cluster",
+            probabilities="share_accounts share_in_chosen_cluster",
         ),
         _t("segment_differences", TRAITS, "cluster feature cluster_value book_value std_diff"),
-        _t("segment_profiles", TRAITS, "cluster n_accounts share_accounts cluster_name"),
-        _t("segment_rules", TRAITS, "rule_id rule precision_test coverage_test sentence"),
-        _t("upgrade_candidates", TRAITS, "account_id tier cluster reason"),
-        _t("segments", TRAITS, "account_id cluster cluster_name"),
+        _t(
+            "segment_profiles",
+            TRAITS,
+            "cluster n_accounts share_accounts cluster_name",
+            keys="cluster",
+            probabilities="share_accounts",
+        ),
+        _t(
+            "segment_rules",
+            TRAITS,
+            "rule_id rule precision_test coverage_test sentence",
+            keys="rule_id",
+            probabilities="precision_test coverage_test",
+        ),
+        _t("upgrade_candidates", TRAITS, "account_id tier cluster reason", keys="account_id", levels="tier"),
+        _t("segments", TRAITS, "account_id cluster cluster_name", keys="account_id"),
         _t("segment_problems", TRAITS, "factor problem severity detail action", "what the segments step left out"),
     ]
 }
@@ -372,11 +550,16 @@ class RunTables:
     """
 
     def __init__(
-        self, run_dir: str | Path | None, notebook: str | None = None, previous_run_dir: str | Path | None = None
+        self,
+        run_dir: str | Path | None,
+        notebook: str | None = None,
+        previous_run_dir: str | Path | None = None,
+        params: Params | None = None,  # the codes a ``levels`` rule allows (None: the shipped parameters)
     ):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.notebook = notebook
         self.previous_run_dir = Path(previous_run_dir) if previous_run_dir else None
+        self.params = params
         self._cache: dict[tuple[str, str], pd.DataFrame | None] = {}
 
     def _check_read(self, name: str) -> None:
@@ -412,13 +595,17 @@ class RunTables:
         return self._cache[key]
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
-        """Write a table this notebook owns (Parquet and CSV), after checking its promised columns."""
+        """Write a table this notebook owns (Parquet and CSV), after checking its promised columns and
+        their value rules (pandera, every broken rule at once); nothing is written when one fails."""
         from analysis.data.io import write_table
+        from analysis.table_schemas import check_values
 
         writer = writer_of(name)
         if self.notebook is not None and writer != self.notebook:
             raise CatalogError(f"{self.notebook} writes {name!r}, which the catalog gives to {writer}.")
         check_columns(frame, name)
+        if name in TABLES:
+            check_values(frame, TABLES[name], self.params)
         if self.run_dir is None:
             raise CatalogError(f"No run folder to write {name!r} into; give the notebook a run_dir.")
         self._cache.pop(("run", name), None)
@@ -439,9 +626,10 @@ class RunTables:
 def to_markdown() -> str:
     """The catalog as the table in docs/architecture.md (a test keeps the two equal)."""
     frame = describe()
-    lines = ["| table | written by | read by | columns readers rely on |", "|---|---|---|---|"]
+    lines = ["| table | written by | read by | columns readers rely on | value rules |", "|---|---|---|---|---|"]
     lines += [
-        f"| `{r['table']}` | {r['written by']} | {r['read by'] or '-'} | {r['columns readers rely on']} |"
+        f"| `{r['table']}` | {r['written by']} | {r['read by'] or '-'} | {r['columns readers rely on']} "
+        f"| {r['value rules'] or '-'} |"
         for _, r in frame.iterrows()
     ]
     return "\n".join(lines) + "\n"
@@ -449,6 +637,8 @@ def to_markdown() -> str:
 
 def describe() -> pd.DataFrame:
     """The catalog as a table (for docs/architecture.md and the analyst)."""
+    from analysis.table_schemas import rules_text
+
     rows = [
         {
             "table": t.name,
@@ -460,6 +650,7 @@ def describe() -> pd.DataFrame:
                 ]
             ),
             "columns readers rely on": ", ".join(t.columns),
+            "value rules": rules_text(t),
             "what": t.description,
         }
         for t in TABLES.values()

@@ -144,7 +144,7 @@ class NotebookRun:
         parsed = asof_.parse_optional_date(as_of)
         date = parsed if parsed is not None else default_as_of(book)
         asof_.check_in_range(date, earliest_date(book), book.extract_date)
-        tables = RunTables(run_dir, name, previous_run_dir)
+        tables = RunTables(run_dir, name, previous_run_dir, params)
         return cls(name, params, date, book, tables, "argument" if parsed is not None else "data")
 
     @property

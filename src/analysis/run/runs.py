@@ -65,6 +65,7 @@ CORE_PACKAGES = (
     "jupyterlab",
     "duckdb",
     "pyarrow",
+    "pandera",
     "PyYAML",
     "filelock",
     "jupytext",
