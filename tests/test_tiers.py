@@ -134,6 +134,22 @@ def test_potential_flag_uses_clv_when_given(section):
     assert out.loc[low_value, "flag_potential"]
 
 
+def test_potential_is_clv_large_for_what_the_account_pays_now(section):
+    # CLV grows with revenue: a small account is potential when its CLV is a large multiple of its
+    # revenue today, not when CLV is large (then only large accounts would qualify).
+    f = features_frame(200)
+    scored = scoring.score_accounts(f, scoring.ScoringSpec.from_params(section))
+    proportional = f["revenue_12m"] * 3.0
+    out = tiers.assign_tiers(scored, f, section.tiers, "en", predictor=proportional)
+    assert not out["flag_potential"].any()
+    small = f["revenue_12m"] <= f["revenue_12m"].median()
+    promising = f.index[small][:10]
+    clv = proportional.copy()
+    clv[promising] *= 5  # a long expected life / growth for these small accounts
+    out = tiers.assign_tiers(scored, f, section.tiers, "en", predictor=clv)
+    assert set(out.index[out["flag_potential"]]) == set(promising)
+
+
 def test_migration_matrix_lists_and_components():
     codes = ["top", "mid", "low"]
     before = pd.DataFrame(

@@ -95,7 +95,9 @@ def potential_flag(frame: pd.DataFrame, cfg: PotentialFlagParams) -> pd.Series:
     value = _column(frame, cfg.value, "The potential flag")
     pred = _column(frame, cfg.predictor, "The potential flag")
     low = value <= value.quantile(cfg.value_below_quantile)
-    high = pred >= pred.quantile(cfg.predictor_above_quantile)
+    # and above the lowest value: a predictor equal for everyone (e.g. CLV proportional to revenue)
+    # marks no one
+    high = (pred >= pred.quantile(cfg.predictor_above_quantile)) & (pred > pred.min())
     return (low & high).rename("flag_potential")
 
 
@@ -176,7 +178,12 @@ def assign_tiers(
         out[f"{name}_label"] = map_codes(out[name], sch.labels(language))
     out["abc"] = pareto_classes(_column(table, abc.value, "Pareto ABC"), abc.shares, abc.codes)
     if predictor is not None:
-        table["_predictor"] = predictor.reindex(table.index)
+        # CLV per unit of today's value: lifetime value grows with revenue, so CLV itself would mark
+        # only accounts that are already large; its multiple of today's value marks the ones whose
+        # expected future is large for what they pay now (long expected life, growth).
+        today = _column(table, potential.value, "The potential flag")
+        # (rounded: CLV exactly proportional to revenue must give one multiple, not float noise)
+        table["_predictor"] = (predictor.reindex(table.index) / today.where(today > 0)).round(9)
         potential = potential.updated(predictor="_predictor")
     out["flag_potential"] = potential_flag(table, potential)
     out["flag_unprofitable"], out["unprofitable_reason"] = unprofitable_flag(table, unprofitable)
