@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,14 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 import worlds
+
+from analysis.run.pipeline import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
+    EXIT_NOTEBOOK_FAILED,
+    EXIT_WRITE_FAILED,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_input.md"
 TINY_ACCOUNTS = 30
@@ -45,6 +54,8 @@ class Case:
     subprocess: bool = False
     owner: str = "data"
     extra: Callable[[Path, str], None] | None = field(default=None, compare=False)  # more checks (folder, output)
+    how: str = ""  # for input accepted without a word: what is done with it (``extra`` checks it)
+    known_bug: str = ""  # the case fails today for this reason (the test is a strict xfail until fixed)
 
 
 # --- tiny books ----------------------------------------------------------------------------------
@@ -220,6 +231,45 @@ def _semicolons(folder: Path) -> None:
 def _day_first(frame: pd.DataFrame) -> pd.DataFrame:
     frame["start"] = pd.to_datetime(frame["start"]).dt.strftime("%d/%m/%Y")
     return frame
+
+
+FORMULA_NAMES = ('=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)", "\tTab Co")
+CARRIAGE_RETURN_NAMES = ("\rReturn Co",)
+
+
+def _named(names: tuple[str, ...], fmt: str) -> Callable[[Path], None]:
+    def build(folder: Path) -> None:
+        book = world()
+        accounts = book.tables["accounts"]
+        accounts.loc[accounts.index[: len(names)], "name"] = list(names)
+        write(folder, book, fmt=fmt)
+
+    return build
+
+
+def _neutralised(names: tuple[str, ...]) -> Callable[[Path, str], None]:
+    def check(tmp: Path, printed: str) -> None:
+        _check_neutralised(tmp, names)
+
+    return check
+
+
+def _check_neutralised(tmp: Path, names: tuple[str, ...]) -> None:
+    """The names as the analysis reads them, through the CRM export writer: every cell a spreadsheet
+    would run starts with a single quote in the CSV; the Parquet keeps the exact text."""
+    from analysis.data.io import load_book
+    from analysis.report.exports import write_export
+
+    accounts = load_book(tmp / "book").df("accounts", ["account_id", "name"])
+    assert set(names) <= set(accounts["name"]), "the names were changed on reading"
+    write_export(accounts, tmp / "run", "scored_accounts")
+    shown = pd.read_csv(tmp / "run/exports/scored_accounts.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    exact = pd.read_parquet(tmp / "run/exports/scored_accounts.parquet")
+    assert len(shown) == len(exact), "a name split its CSV row"
+    risky = exact["name"].isin(names).to_numpy()
+    assert (shown["name"][risky] == "'" + exact["name"][risky]).all(), shown["name"][risky].tolist()
+    assert not shown["name"][~risky].str.startswith("'").any()
+    assert sorted(exact["name"][risky]) == sorted(names)
 
 
 VALIDATE = ("validate", "{book}")
@@ -479,6 +529,154 @@ CASES: list[Case] = [
         "the book is too small for the models: 1 account(s)",
         _one_account,
     ),
+    # --- the command line -----------------------------------------------------------------
+    Case(
+        "set_not_yaml",
+        "Command line",
+        "--set 'scoring=[1, 2' (an unclosed YAML list)",
+        (*RUN, "--set", "scoring=[1, 2"),
+        2,
+        "--set scoring: the value '[1, 2' is not valid YAML",
+        write,
+    ),
+    Case(
+        "as_of_in_the_future",
+        "Command line",
+        "--as-of 2030-01-01, after the book's extract date 2025-12-31",
+        (*RUN, "--as-of", "2030-01-01"),
+        2,
+        "As-of date 2030-01-01 is after the data's extract date 2025-12-31",
+        write,
+    ),
+    Case(
+        "out_is_a_file",
+        "Command line",
+        "--out names an existing file",
+        ("run", "--data", "{book}", "--out", "{book}/accounts.parquet"),
+        2,
+        "accounts.parquet is a file; pass --out with a folder",
+        write,
+    ),
+    Case(
+        "out_below_a_file",
+        "Command line",
+        "--out names a folder below a file (it cannot be created)",
+        ("run", "--data", "{book}", "--out", "{book}/accounts.parquet/reports"),
+        2,
+        "reports cannot be created:",
+        write,
+    ),
+    # --- handled without a word ----------------------------------------------------------------
+    Case(
+        "formula_names",
+        "Accepted as they are",
+        "account names beginning with =, +, -, @ or a tab (spreadsheet formulas) in accounts.csv",
+        VALIDATE,
+        0,
+        "OK",
+        _named(FORMULA_NAMES, "csv"),
+        extra=_neutralised(FORMULA_NAMES),
+        how="read exactly; in the CSV exports each such cell starts with a single quote (OWASP), so a "
+        "spreadsheet shows it as text; the Parquet exports keep the exact text",
+    ),
+    Case(
+        "formula_name_carriage_return",
+        "Accepted as they are",
+        "an account name beginning with a carriage return (Parquet book)",
+        VALIDATE,
+        0,
+        "OK",
+        _named(CARRIAGE_RETURN_NAMES, "parquet"),
+        extra=_neutralised(CARRIAGE_RETURN_NAMES),
+        how="KNOWN BUG: the CSV export writes the carriage return unquoted (pandas quotes only the line "
+        "terminator \\n), so the row splits in two for any CSV reader",
+        known_bug="write_export leaves a bare carriage return unquoted in the CSV",
+    ),
+]
+
+
+# --- runner faults: shown by their own tests, listed here ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault of the run itself that needs a real process, a signal or a monkeypatched file system,
+    so it cannot run as a registry case. ``test`` (``tests/<file>.py::<name>``) shows it;
+    tests/test_bad_input.py checks that the test exists and that ``message`` is the text the runner
+    prints (it is in src/analysis) or the text that test asserts."""
+
+    name: str
+    what: str
+    exit_code: int
+    message: str
+    test: str
+
+
+FAULTS: list[Fault] = [
+    Fault(
+        "lock_first",
+        "a second run on the same --out while another holds the lock (the lock is taken before the book is read)",
+        EXIT_LOCKED,
+        "is locked by",
+        "tests/test_runner_faults.py::test_the_lock_is_taken_before_the_book_is_read",
+    ),
+    Fault(
+        "concurrent_run",
+        "two runs started together on the same --out: the second is refused and writes nothing",
+        EXIT_LOCKED,
+        "Wait for it to finish, or pass another --out folder",
+        "tests/test_pipeline.py::test_second_concurrent_run_is_refused_by_the_lock",
+    ),
+    Fault(
+        "out_not_writable",
+        "--out a folder this user cannot write; the folders made for it are removed again",
+        EXIT_BAD_INPUT,
+        "cannot be written",
+        "tests/test_runner_faults.py::test_an_out_folder_this_user_cannot_write_is_refused_and_left_as_it_was",
+    ),
+    Fault(
+        "out_read_only_file_system",
+        "--out on a read-only file system",
+        EXIT_BAD_INPUT,
+        "Read-only file system",
+        "tests/test_runner_faults.py::test_an_out_folder_that_cannot_be_created_is_refused",
+    ),
+    Fault(
+        "out_read_only_folder",
+        "--out a folder with mode 0555 (skipped as root, who may write it)",
+        EXIT_BAD_INPUT,
+        "cannot be written",
+        "tests/test_runner_faults.py::test_a_read_only_folder_is_refused",
+    ),
+    Fault(
+        "disk_full_manifest",
+        "the disk fills while the manifest is written: no .tmp- folder stays, the earlier report is intact",
+        EXIT_WRITE_FAILED,
+        "No space left on device",
+        "tests/test_runner_faults.py::test_a_full_disk_while_writing_the_manifest_ends_clearly_and_keeps_the_earlier_report",
+    ),
+    Fault(
+        "sigterm",
+        "SIGTERM during a notebook (systemd stopping the job): one message, no traceback, run under _failed/",
+        EXIT_INTERRUPTED,
+        "interrupted",
+        "tests/test_runner_faults.py::test_sigterm_prints_one_clean_message_exits_130_and_files_the_partial_run",
+    ),
+    Fault(
+        "kill_9",
+        "kill -9 mid-run: the next run moves it to _failed/, finished notebooks stay ok (the killed process has "
+        "no exit code of its own)",
+        EXIT_INTERRUPTED,
+        "The run was killed before it finished (kill -9, power cut, out of memory).",
+        "tests/test_runner_faults.py::test_after_kill_9_the_recovered_manifest_keeps_the_finished_notebooks",
+    ),
+    Fault(
+        "kernel_killed",
+        "the notebook's kernel is killed (what the out-of-memory killer does): the run is filed under _failed/",
+        EXIT_NOTEBOOK_FAILED,
+        "the kernel died (out of memory?)",
+        "tests/test_bad_input.py::test_a_killed_kernel_fails_the_run_with_exit_3_and_keeps_the_earlier_report",
+    ),
 ]
 
 
@@ -486,10 +684,15 @@ CASES: list[Case] = [
 
 
 def command(case: Case) -> str:
-    return "analysis " + " ".join(case.argv).replace("{book}", "BOOK").replace("{out}", "OUT")
+    argv = [a.replace("{book}", "BOOK").replace("{out}", "OUT") for a in case.argv]
+    return "analysis " + shlex.join(argv)
 
 
-def document(cases: list[Case] = CASES) -> str:
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def document(cases: list[Case] = CASES, faults: list[Fault] = FAULTS) -> str:
     lines = [
         "# Bad input: what each case gives",
         "",
@@ -497,18 +700,34 @@ def document(cases: list[Case] = CASES) -> str:
         "`tests/test_bad_input.py` runs every case through the command line on a tiny book made in the",
         "test and checks the exit code, that the output contains the message shown, that no traceback",
         "is printed, and that nothing was written (no report folder, the book untouched). Exit codes:",
-        "docs/running.md. `BOOK` is the book's folder, `OUT` the reports folder.",
+        "[docs/running.md](running.md#exit-codes). `BOOK` is the book's folder, `OUT` the reports folder.",
         "",
     ]
     for group in dict.fromkeys(c.group for c in cases):
-        lines += [f"## {group}", "", "| case | input | command | exit | the output says |", "|---|---|---|---|---|"]
-        for c in (c for c in cases if c.group == group):
-            message = c.message.replace("|", "\\|")
-            lines.append(f"| `{c.name}` | {c.what} | `{command(c)}` | {c.exit_code} | {message} |")
+        rows = [c for c in cases if c.group == group]
+        how = any(c.how for c in rows)
+        head = "| case | input | command | exit | the output says |" + (" what is done with it |" if how else "")
+        lines += [f"## {group}", "", head, "|---|---|---|---|---|" + ("---|" if how else "")]
+        for c in rows:
+            row = f"| `{c.name}` | {_cell(c.what)} | `{command(c)}` | {c.exit_code} | {_cell(c.message)} |"
+            lines.append(row + (f" {_cell(c.how)} |" if how else ""))
         lines.append("")
+    lines += [
+        "## Faults of the run itself",
+        "",
+        "These need a real process, a signal or a file system made to fail, so each is shown by its own",
+        "test (named in the last column); `tests/test_bad_input.py` checks that every named test exists and",
+        "that the message is the runner's own text or the text that test asserts.",
+        "",
+        "| case | fault | exit | the output says | shown by |",
+        "|---|---|---|---|---|",
+    ]
+    for f in faults:
+        lines.append(f"| `{f.name}` | {_cell(f.what)} | {f.exit_code} | {_cell(f.message)} | `{f.test}` |")
+    lines.append("")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     DOC.write_text(document(), encoding="utf-8")
-    print(f"Wrote {DOC} ({len(CASES)} cases)")
+    print(f"Wrote {DOC} ({len(CASES)} cases, {len(FAULTS)} faults)")

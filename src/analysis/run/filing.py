@@ -31,12 +31,13 @@ def prepare_out(out: Path) -> list[Path]:
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
+    if folder.exists() and not folder.is_dir():  # mkdir would only say "File exists" / "Not a directory"
+        what = "The output folder" if folder == out else f"The output folder {out} cannot be created:"
+        raise OutputFolderError(f"{what} {folder} is a file; pass --out with a folder.")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _folder_error(out, exc) from None
-    if not out.is_dir():
-        raise OutputFolderError(f"The output folder {out} is a file; pass --out with a folder.")
     # os.access answers for this user (root may write a 0555 folder); a read-only file system
     # or a full disk shows up when the lock file is created, right after this.
     if not os.access(out, os.W_OK | os.X_OK):
