@@ -588,9 +588,8 @@ CASES: list[Case] = [
         "OK",
         _named(CARRIAGE_RETURN_NAMES, "parquet"),
         extra=_neutralised(CARRIAGE_RETURN_NAMES),
-        how="KNOWN BUG: the CSV export writes the carriage return unquoted (pandas quotes only the line "
-        "terminator \\n), so the row splits in two for any CSV reader",
-        known_bug="write_export leaves a bare carriage return unquoted in the CSV",
+        how="the CSV export ends lines with CRLF, so a field holding a carriage return is quoted and its "
+        "row stays whole; the cell starts with a single quote; Parquet keeps the exact text",
     ),
 ]
 

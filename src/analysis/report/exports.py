@@ -244,7 +244,11 @@ def write_export(frame: pd.DataFrame, run_dir: str | Path, name: str) -> list[Pa
     folder.mkdir(parents=True, exist_ok=True)
     csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
     frame = rounded(frame)
-    neutralise_formulas(frame).to_csv(csv, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
+    # CRLF line ends (RFC 4180): the csv writer then quotes any field holding a bare carriage return,
+    # which with "\n" endings it leaves bare, and every reader splits that row in two
+    neutralise_formulas(frame).to_csv(
+        csv, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d", lineterminator="\r\n"
+    )
     frame.to_parquet(parquet, index=False)
     return [csv, parquet]
 
