@@ -22,7 +22,7 @@ import pandas as pd
 from analysis import catalog
 from analysis.data import io
 from analysis.params import Params, ReportParams
-from analysis.report import formatting, i18n, labels
+from analysis.report import absent, formatting, i18n, labels
 
 HEADLINE_FILE = "headline.json"
 
@@ -155,7 +155,7 @@ class Context:
         if frame is None:
             if previous:
                 raise NotAvailable(self.t("why_previous_missing", previous=source.label, table=name))
-            raise NotAvailable(self.t("why_table_missing", table=name, notebook=catalog.writer_of(name)))
+            raise NotAvailable(absent.why_run_table_missing(self, name) or missing_why(self, name))
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise NotAvailable(self.t("why_columns_missing", table=name, columns=", ".join(missing)))

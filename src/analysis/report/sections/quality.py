@@ -7,22 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.report import formatting, i18n
+from analysis.report.absent import table_name
 from analysis.report.context import Context, NotAvailable, Section, Table, missing_why, section
-
-TABLE_NAMES = {
-    "accounts": ("accounts", "客户"),
-    "contracts": ("contracts", "合同"),
-    "orders": ("orders", "订单"),
-    "usage": ("product usage", "产品使用"),
-    "tickets": ("support tickets", "支持工单"),
-    "surveys": ("surveys (NPS)", "满意度调查"),
-    "engagements": ("engagements", "客户活动"),
-}
-
-
-def table_name(name: str, lang: str) -> str:
-    words = TABLE_NAMES.get(str(name))
-    return words[1 if lang == "zh" else 0] if words else str(name)
 
 
 def duplicate_rows(problems: pd.DataFrame) -> pd.DataFrame:

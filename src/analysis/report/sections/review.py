@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.report import formatting
+from analysis.report import absent, formatting
 from analysis.report.context import (
     Context,
     NotAvailable,
@@ -20,6 +20,7 @@ from analysis.report.context import (
 )
 
 ACTIONS = ("reprice", "reduce_cost", "end")
+LATE_COLUMNS = ("payment_delay_days", "late_payment_share")  # from orders.paid_date
 
 
 def review_cases(frame: pd.DataFrame, flags, review, potential: pd.Series | None) -> pd.DataFrame:
@@ -69,6 +70,24 @@ def review_cases(frame: pd.DataFrame, flags, review, potential: pd.Series | None
     return out[loss | late]
 
 
+def review_sentence(ctx: Context, frame: pd.DataFrame, cases: pd.DataFrame, flags) -> str:
+    """How many to review and why; late payment is counted only when some active customer has a
+    payment figure (no orders, or no paid invoices: "cannot be judged", not "0 pay late")."""
+    values = {
+        "n": formatting.count(len(cases)),
+        "active": formatting.count(len(frame)),
+        "loss": formatting.count(cases["loss"].sum()),
+        "per_ticket": ctx.money(flags.cost_to_serve_per_ticket),
+    }
+    if absent.known(frame, LATE_COLUMNS):
+        return ctx.t(
+            "review_sentence", late=formatting.count(cases["late"].sum()), late_days=f"{flags.late_days:g}", **values
+        )
+    no_orders = "orders" in (absent.absent_tables(ctx) or ())
+    why = ctx.t("review_late_unknown_orders" if no_orders else "review_late_unknown_dates")
+    return ctx.t("review_sentence_no_late", why=why, **values)
+
+
 @section("review")
 def review_section(ctx: Context) -> Section:
     scored = by_account(ctx.need("scored_accounts", ["account_id", "tier", "margin_12m"]))
@@ -89,17 +108,7 @@ def review_section(ctx: Context) -> Section:
     cases = review_cases(frame, flags, ctx.settings.review, potential)
     actions = ctx.settings.review_actions
     counts = cases["action"].value_counts().reindex(list(ACTIONS)).fillna(0).astype(int)
-    out.text.append(
-        ctx.t(
-            "review_sentence",
-            n=formatting.count(len(cases)),
-            active=formatting.count(len(frame)),
-            loss=formatting.count(cases["loss"].sum()),
-            late=formatting.count(cases["late"].sum()),
-            late_days=f"{flags.late_days:g}",
-            per_ticket=ctx.money(flags.cost_to_serve_per_ticket),
-        )
-    )
+    out.text.append(review_sentence(ctx, frame, cases, flags))
     out.add(
         Table(
             "actions",

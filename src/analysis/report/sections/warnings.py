@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.params import WarningRuleParams
-from analysis.report import formatting, plotting
+from analysis.report import absent, formatting, plotting
 from analysis.report.context import (
     Context,
     NotAvailable,
@@ -31,8 +31,16 @@ def warnings_section(ctx: Context) -> Section:
     rules = list(ctx.params.scoring.warnings)
     if not rules:
         raise NotAvailable(ctx.t("why_no_rules"))
-    alerts = ctx.need("early_warnings", ["account_id", "rule", "value"])
+    coverage = ctx.optional("early_warning_coverage", ["rule", "not_evaluable", "accounts"])
+    blind = blind_rules(coverage, rules)
+    if len(blind) == len(rules):
+        raise NotAvailable(ctx.t("why_no_rule_evaluable", lacks=absent.lacks_data(ctx, [r.column for r in rules])))
+    alerts = ctx.tables.get("early_warnings")
+    if coverage is None or alerts is None or not alerts.empty:  # no rows is an answer only with the coverage
+        alerts = ctx.need("early_warnings", ["account_id", "rule", "value"])
     out = Section("warnings", sources=["early_warnings"])
+    if coverage is not None:
+        out.sources.append("early_warning_coverage")
     feats = ctx.optional("features_asof", ["account_id", "is_active"])
     if feats is not None:
         active = by_account(feats)["is_active"].astype(bool)
@@ -56,6 +64,7 @@ def warnings_section(ctx: Context) -> Section:
                 "churn_flagged": rec["churn_flagged"] if rec is not None else np.nan,
                 "churn_unflagged": rec["churn_unflagged"] if rec is not None else np.nan,
                 "record": record_sentence(ctx, rec) if rec is not None else ctx.t("record_missing"),
+                **(blind_row(ctx, r) if r.rule in blind else {}),
                 "_rule": r.rule,
                 "_verdict": rec["verdict"] if rec is not None else "",
             }
@@ -63,14 +72,25 @@ def warnings_section(ctx: Context) -> Section:
     rules_table = pd.DataFrame(rows)
     out.add(Table("rules", rules_table, ctx.t("warnings_rules_caption", days=ctx.settings.lookback_days)))
     flagged_ids = pd.Index(alerts["account_id"].unique())
-    out.text.append(
-        ctx.t(
-            "warnings_sentence",
-            n=formatting.count(len(flagged_ids)),
-            value=ctx.money(arr.reindex(flagged_ids).sum()) if len(arr) else "—",
-            rules=formatting.count(len(rules)),
+    if len(flagged_ids) or coverage is None:
+        out.text.append(
+            ctx.t(
+                "warnings_sentence",
+                n=formatting.count(len(flagged_ids)),
+                value=ctx.money(arr.reindex(flagged_ids).sum()) if len(arr) else "—",
+                rules=formatting.count(len(rules)),
+            )
         )
-    )
+    else:
+        active = int(coverage["accounts"].max())
+        out.text.append(
+            ctx.t(
+                "warnings_none_fired", active=formatting.count(active), rules=formatting.count(len(rules) - len(blind))
+            )
+        )
+    if blind:
+        names = ctx.t("names_sep").join(rule_label(ctx, by_rule[r]) for r in blind)
+        out.text.append(ctx.t("warnings_blind", rules=names, lacks=absent.lacks_data(ctx, blind.values())))
     if record is not None:
         out.sources.append("report_warnings_record")
         trusted = [rule_label(ctx, by_rule[r]) for r, v in zip(record["rule"], record["verdict"]) if v == "trusted"]
@@ -117,6 +137,33 @@ def warnings_section(ctx: Context) -> Section:
     listing = account_listing(ctx, alerts, by_rule, tier, arr, scored)
     add_listing(ctx, out, "accounts", listing, ctx.t("warnings_accounts_caption"), "accounts_all")
     return out
+
+
+def blind_rules(coverage: pd.DataFrame | None, rules: list[WarningRuleParams]) -> dict[str, str]:
+    """Rules that could be evaluated on no current customer (their column is missing for all of
+    them, ``early_warning_coverage``), rule -> column, in the configured order."""
+    if coverage is None:
+        return {}
+    cov = coverage.set_index("rule")
+    return {
+        r.rule: r.column
+        for r in rules
+        if r.rule in cov.index
+        and cov.at[r.rule, "accounts"] > 0
+        and cov.at[r.rule, "not_evaluable"] >= cov.at[r.rule, "accounts"]
+    }
+
+
+def blind_row(ctx: Context, rule: WarningRuleParams) -> dict:
+    """A rule without its data: no counts (nothing was evaluated, not "0 flagged"), and why."""
+    empty = {"accounts": np.nan, "annual_value": np.nan, "flagged_then": np.nan}
+    return {
+        **empty,
+        "churn_flagged": np.nan,
+        "churn_unflagged": np.nan,
+        "_verdict": "not_evaluable",
+        "record": ctx.t("record_blind", lacks=absent.lacks_data(ctx, [rule.column])),
+    }
 
 
 def record_sentence(ctx: Context, rec: pd.Series) -> str:
