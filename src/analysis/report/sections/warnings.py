@@ -64,9 +64,9 @@ def warnings_section(ctx: Context) -> Section:
                 "churn_flagged": rec["churn_flagged"] if rec is not None else np.nan,
                 "churn_unflagged": rec["churn_unflagged"] if rec is not None else np.nan,
                 "record": record_sentence(ctx, rec) if rec is not None else ctx.t("record_missing"),
-                **(blind_row(ctx, r) if r.rule in blind else {}),
                 "_rule": r.rule,
                 "_verdict": rec["verdict"] if rec is not None else "",
+                **(blind_row(ctx, r) if r.rule in blind else {}),
             }
         )
     rules_table = pd.DataFrame(rows)
@@ -83,11 +83,8 @@ def warnings_section(ctx: Context) -> Section:
         )
     else:
         active = int(coverage["accounts"].max())
-        out.text.append(
-            ctx.t(
-                "warnings_none_fired", active=formatting.count(active), rules=formatting.count(len(rules) - len(blind))
-            )
-        )
+        names = ctx.t("names_sep").join(rule_label(ctx, r) for r in rules if r.rule not in blind)
+        out.text.append(ctx.t("warnings_none_fired", active=formatting.count(active), rules=names))
     if blind:
         names = ctx.t("names_sep").join(rule_label(ctx, by_rule[r]) for r in blind)
         out.text.append(ctx.t("warnings_blind", rules=names, lacks=absent.lacks_data(ctx, blind.values())))
