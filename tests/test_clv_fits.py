@@ -93,6 +93,18 @@ def test_every_start_failing_says_how_many_were_tried(cdnow):
         BetaGeoModel().fit(cdnow, time_unit="weeks", max_iter=1)
 
 
+def test_every_start_running_off_to_infinity_is_refused_as_degenerate_not_as_unconverged(cdnow, monkeypatch):
+    # What a book of sparse one-off orders did: every start ends unconverged with a -> 4e46 (the
+    # dropout probability's distribution collapses to a point the data cannot place).
+    def runs_off(self, start, *args):
+        x = np.log([0.31, 34.1, 3.6e46, 3.4e14])
+        return SimpleNamespace(x=x, fun=1.0, jac=np.full(4, 4.5), success=False, nit=39, message="bad approximation")
+
+    monkeypatch.setattr(BetaGeoModel, "_minimise", runs_off)
+    with pytest.raises(DegenerateFitError, match=r"ran off to the edge .*a = 3\.6e\+46, b = 3\.4e\+14"):
+        BetaGeoModel().fit(cdnow, time_unit="weeks")
+
+
 def _holdout(peak_factor, peak_months=(2, 3, 4), n_accounts=1000):
     world = seasonal_orders(n_accounts=n_accounts, peak_factor=peak_factor, peak_months=peak_months)
     table, _, _ = holdout_report(world.tables["orders"], END + dt.timedelta(days=1), defaults().clv, seed=0)

@@ -99,12 +99,18 @@ class MLEFitter:
                 res = attempt
                 break
             grad_norm = float(np.max(np.abs(attempt.jac))) if attempt.jac is not None else np.inf
-            shown = dict(zip(self.param_names, np.round(np.exp(attempt.x), 4)))
+            shown = {k: float(f"{v:.4g}") for k, v in zip(self.param_names, np.exp(attempt.x))}
             failures.append(
                 f"{attempt.message} after {attempt.nit} iterations; largest gradient {grad_norm:.2g}, "
                 f"parameters {shown}"
             )
         if res is None:
+            runaway = self._runaway(self._last_result)
+            if runaway:  # every start ran off towards a boundary: the data cannot identify the model
+                raise DegenerateFitError(
+                    f"the {self.model_name} fit ran off to the edge of the parameter space from every starting point "
+                    f"({runaway}): the data cannot pin the model down. Try: {self.degenerate_advice}."
+                )
             tried = f"from {len(starts)} starting points " if len(starts) > 1 else ""
             raise ConvergenceError(
                 f"The {self.model_name} fit did not converge {tried}({'; '.join(failures)}). "
@@ -128,6 +134,16 @@ class MLEFitter:
     shape_params: tuple[str, ...] = ()
     shape_floor = 1e-3
     degenerate_advice = "collect more history before valuing this stream"
+
+    runaway_ceiling = 1e8  # a parameter past this (or below shape_floor) has run off, not converged
+
+    def _runaway(self, attempt) -> str:
+        """The parameters of a failed attempt that ran off towards 0 or infinity ("" if none)."""
+        if attempt is None or attempt.x is None or not np.all(np.isfinite(attempt.x)):
+            return ""
+        values = dict(zip(self.param_names, np.exp(attempt.x)))
+        gone = {k: v for k, v in values.items() if v > self.runaway_ceiling or v < self.shape_floor}
+        return ", ".join(f"{k} = {v:.3g}" for k, v in gone.items())
 
     def _degenerate_reason(self) -> str | None:
         """Why the fitted optimum is a boundary the data cannot identify (None: a proper estimate).
