@@ -113,3 +113,14 @@ def test_every_feature_column_of_the_snapshot_has_a_label(e2e):
         c for c in e2e.table("second", "features_asof").columns if c not in ids and c not in labels.FEATURES
     )
     assert not missing, missing
+
+
+def test_the_long_tables_filter_by_tier_region_and_owner(e2e):
+    # The scenario's book names an owner per account (analysis.data.synth): each long table a manager
+    # works from offers it as a filter next to the tier and the region.
+    soup = soup_of(e2e.report("second"))
+    for key in ("at_risk", "warnings", "review"):
+        tables = soup.select(f'section[data-section="{key}"] table.js-dt')
+        assert tables, key
+        filters = set(tables[-1]["data-filter-cols"].split(","))
+        assert {"tier", "region", "owner"} <= filters, (key, filters)
