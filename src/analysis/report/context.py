@@ -339,7 +339,7 @@ def long_table(
     limit = int(ctx.settings.max_rows)
     if len(frame) <= limit:
         return frame, None
-    return frame.head(limit), ctx.t(order, shown=limit, total=f"{len(frame):,}", table=what)
+    return frame.head(limit), ctx.t(order, shown=limit, total=f"{len(frame):,}")
 
 
 def account_columns(ctx: Context, ids: pd.Series, tiers: pd.Series | None = None) -> dict[str, object]:
@@ -369,6 +369,8 @@ def add_listing(
     """A long, searchable list: its first ``report.max_rows`` rows on the page (filterable by
     ``filters`` and the owner), the whole list written as the run table ``report_<section>_<full>``."""
     shown, cut = long_table(ctx, listing, f"report_{out.key}_{full}", order)
+    if cut:  # the file of the whole list, for the analyst, under the section's folded source tables
+        out.sources.append(f"report_{out.key}_{full}")
     owner = ("owner",) if "owner" in listing.columns and "owner" not in filters else ()
     table = Table(
         name,
