@@ -132,8 +132,9 @@ def test_a_seminar_effect_that_flips_by_industry_is_withheld_and_gives_no_reason
 
 @pytest.fixture(scope="module")
 def subscription(tmp_path_factory):
-    # sparse orders only so that today's feature builder (which still expects an orders table) runs
-    world = worlds.subscription_only(n_accounts=1200, seed=5, sparse_orders_share=0.3)
+    # the book of issue 16: mixed terms and no orders table at all
+    world = worlds.subscription_only(n_accounts=1200, seed=5)
+    assert "orders" not in world.tables
     return world, load_book(world.write(tmp_path_factory.mktemp("subscription_only")))
 
 
