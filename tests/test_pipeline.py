@@ -433,3 +433,17 @@ def test_every_exit_code_is_documented():
     doc = (PROJECT_ROOT / "docs" / "running.md").read_text(encoding="utf-8")
     for code in pipeline.EXIT_CODES:
         assert re.search(rf"^\|\s*{code}\s*\|", doc, flags=re.M), f"exit code {code} missing from docs/running.md"
+
+
+def test_the_runner_never_changes_its_own_working_folder(good, tmp_path, monkeypatch):
+    # papermill's cwd= os.chdir()s the whole process; with notebooks side by side in threads the
+    # runner was left in a staging folder that was then moved, and the next run failed.
+    import os
+
+    calls: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (calls.append(str(path)), real_chdir(path))[1])
+    before = os.getcwd()
+    result = run(good["data"], tmp_path / "reports", good["notebooks"])
+    assert result.exit_code == 0
+    assert set(calls) <= {before} and os.getcwd() == before  # (papermill re-enters the current folder)

@@ -162,13 +162,15 @@ class Kernels:
         self._pids: set[int] = set()
         self.stopping = False
 
-    def manager_class(self) -> type:
+    def manager_class(self, cwd: Path | None = None) -> type:
         from jupyter_client.manager import AsyncKernelManager
 
         kernels = self
 
         class TrackedKernelManager(AsyncKernelManager):
             async def start_kernel(self, **kwargs: Any) -> None:
+                if cwd is not None:  # the kernel's own working folder (not the runner's: see execute)
+                    kwargs["cwd"] = str(cwd)
                 await super().start_kernel(**kwargs)
                 kernels._started(self.provisioner.pid if self.provisioner else None)
 
@@ -234,11 +236,13 @@ def execute(
         str(executed),
         parameters=parameters,
         kernel_name=kernel_name,
-        cwd=str(cwd),
+        # Not papermill's cwd=: it os.chdir()s the whole runner process, which notebooks running side
+        # by side in threads race on (a run left the process in a staging folder that was then moved,
+        # and the next run failed with FileNotFoundError). The kernel is started in ``cwd`` instead.
         log_output=False,
         progress_bar=progress_bar,
         execution_timeout=timeout,
         start_timeout=start_timeout,
-        kernel_manager_class=kernels.manager_class(),
+        kernel_manager_class=kernels.manager_class(cwd),
         extra_arguments=[f"--IPKernelApp.log_level={KERNEL_LOG_LEVEL}"],
     )
