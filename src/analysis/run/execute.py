@@ -47,6 +47,9 @@ STORAGE_TEXT = re.compile(
 STORAGE_ADVICE = "free space on that disk (or fix its permissions, or pass another --out) and run again"
 
 
+KERNEL_STDERR = "kernels.log"  # what the kernels printed to stderr, in the run folder
+
+
 @dataclass
 class NotebookFailure(Exception):
     """How a notebook (or the runner while filing it) failed: ``outcome`` picks the exit code."""
@@ -171,6 +174,10 @@ class Kernels:
             async def start_kernel(self, **kwargs: Any) -> None:
                 if cwd is not None:  # the kernel's own working folder (not the runner's: see execute)
                     kwargs["cwd"] = str(cwd)
+                    # The kernel's stderr into the run folder, not the runner's terminal: a kernel
+                    # interrupted while Python is still starting prints its traceback there.
+                    self._stderr_log = open(Path(cwd) / KERNEL_STDERR, "ab")  # noqa: SIM115 (closed at shutdown)
+                    kwargs["stderr"] = self._stderr_log
                 await super().start_kernel(**kwargs)
                 kernels._started(self.provisioner.pid if self.provisioner else None)
 
@@ -180,6 +187,9 @@ class Kernels:
                     await super().shutdown_kernel(now=now, restart=restart)
                 finally:
                     kernels._ended(pid)
+                    log = getattr(self, "_stderr_log", None)
+                    if log is not None:
+                        log.close()
 
         return TrackedKernelManager
 
