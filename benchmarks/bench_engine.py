@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.core.machine import machine_info
 from analysis.paths import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "docs" / "benchmarks" / "engine.json"
@@ -125,12 +124,7 @@ def main(argv=None) -> dict:
             runs.append(row)
             print(json.dumps(row), flush=True)
     results = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "note": "2-core machine shared with other jobs while measured: upper bounds",
-        },
+        "machine": {**machine_info(), "note": "2-core machine shared with other jobs while measured: upper bounds"},
         "command": "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]),
         "runs": runs,
         "lines": fit_lines(runs),

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.core.machine import machine_info
 from analysis.paths import PROJECT_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -233,12 +232,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     results = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "note": "2-core machine shared with other jobs while measured: upper bounds",
-        },
+        "machine": {**machine_info(), "note": "2-core machine shared with other jobs while measured: upper bounds"},
         "command": "python benchmarks/bench_peers.py " + " ".join(sys.argv[1:]),
         "bgnbd": bgnbd(args.peer_python, args.repeats, args.seed),
         "cox": cox(args.cox_sizes, args.seed),
