@@ -37,17 +37,22 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "pipeline.json"
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_memory(pid: int) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over the process tree. Kernels forked from the preloading process
+    share its pages copy-on-write: RSS counts a shared page in every kernel, PSS divides it among
+    them, so the PSS sum is the memory the run really holds and the RSS sum an upper bound."""
     try:
         parent = psutil.Process(pid)
         procs = [parent, *parent.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
+        return 0, 0
+    rss = pss = 0
     for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += proc.memory_info().rss
-    return total
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def run_once(tree: Path, data: Path, extra: list[str]) -> dict:
@@ -58,12 +63,13 @@ def run_once(tree: Path, data: Path, extra: list[str]) -> dict:
         env["PATH"] = f"{tree / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        peak = [0]
+        peak = [0, 0]
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss(proc.pid))
+                rss, pss = _tree_memory(proc.pid)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
                 done.wait(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -85,6 +91,7 @@ def run_once(tree: Path, data: Path, extra: list[str]) -> dict:
         "exit": proc.returncode,
         "wall_s": round(wall, 1),
         "peak_rss_mb_run": round(peak[0] / 2**20),
+        "peak_pss_mb_run": round(peak[1] / 2**20),
         "peak_rss_mb_largest_process": round(usage.ru_maxrss / 1024),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "per_notebook_s": notebooks,
@@ -117,13 +124,15 @@ def main() -> None:
     parser.add_argument("--as-of", default=None)
     parser.add_argument("--label", default=None)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--only", choices=["before", "after"], default=None, help="run one tree only (no ratio)")
     args = parser.parse_args()
     extra = ["--as-of", args.as_of] if args.as_of else []
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
-    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    runs: dict[str, list[dict]] = {"before": [], "after": []} if args.only is None else {args.only: []}
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     for i in range(args.rounds):
         order = ["before", "after"] if i % 2 == 0 else ["after", "before"]
-        for which in order:
+        for which in (w for w in order if w in runs):
             figures = run_once(trees[which], args.data.resolve(), extra)
             print(f"round {i + 1} {which}: {figures['wall_s']} s, exit {figures['exit']}", flush=True)
             runs[which].append(figures)
@@ -133,6 +142,7 @@ def main() -> None:
             "wall_s_median": statistics.median(r["wall_s"] for r in rs),
             "wall_s": [r["wall_s"] for r in rs],
             "peak_rss_mb_run": max(r["peak_rss_mb_run"] for r in rs),
+            "peak_pss_mb_run": max(r["peak_pss_mb_run"] for r in rs),
             "peak_rss_mb_largest_process": max(r["peak_rss_mb_largest_process"] for r in rs),
             "all_ok": all(r["exit"] == 0 for r in rs),
             "runs": rs,
@@ -143,13 +153,18 @@ def main() -> None:
     result = {
         "data": str(args.data),
         "accounts": accounts,
-        "ratio_after_over_before": round(summary["after"]["wall_s_median"] / summary["before"]["wall_s_median"], 2),
+        "ratio_after_over_before": (
+            round(summary["after"]["wall_s_median"] / summary["before"]["wall_s_median"], 2)
+            if len(summary) == 2
+            else None
+        ),
         **summary,
         "machine": {
             "cpus": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "load_avg_at_start": load_at_start,
             "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -161,11 +176,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(existing, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in result.items() if k not in ("before", "after")}, indent=2))
-    for which in ("before", "after"):
-        s = summary[which]
+    for which, s in summary.items():
         print(
-            f"{which} ({s['commit']}): median {s['wall_s_median']} s, runs {s['wall_s']}, "
-            f"peak {s['peak_rss_mb_run']} MB (largest process {s['peak_rss_mb_largest_process']} MB)"
+            f"{which} ({s['commit']}): median {s['wall_s_median']} s, runs {s['wall_s']}, peak PSS "
+            f"{s['peak_pss_mb_run']} MB, RSS {s['peak_rss_mb_run']} MB "
+            f"(largest process {s['peak_rss_mb_largest_process']} MB)"
         )
 
 

@@ -33,6 +33,9 @@ from analysis.paths import DEFAULT_PARAMS
 LANGUAGES = ("en", "zh")
 WEIGHT_METHODS = ("expert", "equal", "ahp", "entropy", "critic", "calibrated", "blend")
 SUM_TOLERANCE = 1e-6
+# libyaml's loader when PyYAML was built with it (the wheels are): the same documents, read about
+# ten times faster; each notebook of a run reads the shipped file and the run's copy.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Share = Annotated[float, Field(ge=0, le=1)]
 OpenShare = Annotated[float, Field(gt=0, lt=1)]
@@ -557,6 +560,7 @@ class PipelineParams(Section):
     max_parallel_notebooks: PositiveInt  # notebooks that do not read each other's tables run side by side
     interrupt_grace: Annotated[float, Field(ge=0)]  # seconds an interrupted notebook gets before its kernel is killed
     blas_threads: PositiveInt | None  # OpenBLAS threads per notebook process (null: the library's default)
+    preload_kernels: bool  # kernels forked from one process that imported the analysis stack once
     notebooks: dict[str, dict[str, Any]]  # per-notebook parameters: {notebook: {parameter: value}}
 
     def cell_timeout(self) -> int | None:
@@ -622,7 +626,7 @@ def read_yaml(path: str | Path) -> dict:
     if not path.exists():
         raise ConfigError(f"Config file {path} does not exist; pass an existing YAML file or omit --config.")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:

@@ -8,6 +8,7 @@ worker threads (``analysis.run.schedule``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import ConfigError, DataContractError
+from analysis.run.forked import Zygote
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)")
 TRACEBACK_LINES = 40  # printed; the manifest keeps the whole traceback
@@ -160,10 +162,11 @@ class Kernels:
     the executed notebook shows where it stopped) and kills the ones that do not stop in time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, zygote: Zygote | None = None) -> None:
         self._lock = threading.Lock()
         self._pids: set[int] = set()
         self.stopping = False
+        self.zygote = zygote  # forks kernels with the analysis stack imported (None: start each anew)
 
     def manager_class(self, cwd: Path | None = None) -> type:
         from jupyter_client.manager import AsyncKernelManager
@@ -171,6 +174,24 @@ class Kernels:
         kernels = self
 
         class TrackedKernelManager(AsyncKernelManager):
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                # jupyter_client's documented place to launch kernel processes differently.
+                zygote = kernels.zygote
+                if zygote is None or not zygote.can_launch(kernel_cmd):
+                    return await super()._async_launch_kernel(kernel_cmd, **kw)
+                log = getattr(self, "_stderr_log", None)
+                process = await asyncio.to_thread(
+                    zygote.spawn,
+                    kernel_cmd,
+                    str(kw.get("cwd") or os.getcwd()),
+                    dict(kw.get("env") or os.environ),
+                    log.name if log is not None else None,
+                )
+                provisioner = self.provisioner
+                provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, process.pid
+                provisioner.cwd = kw.get("cwd")
+                self._reconcile_connection_info(provisioner.connection_info)
+
             async def start_kernel(self, **kwargs: Any) -> None:
                 if cwd is not None:  # the kernel's own working folder (not the runner's: see execute)
                     kwargs["cwd"] = str(cwd)

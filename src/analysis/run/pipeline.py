@@ -185,7 +185,11 @@ def run_pipeline(
     created = filing.prepare_out(out)
     refused = True
     try:
-        with runs.run_lock(out, lock_timeout) as claim, _signals_as_interrupt():
+        with (
+            runs.run_lock(out, lock_timeout) as claim,
+            _signals_as_interrupt(),
+            schedule.preloaded_kernels(config_path, overrides, progress) as zygote,
+        ):
             plan = make_plan(
                 data_dir,
                 as_of=as_of,
@@ -205,7 +209,7 @@ def run_pipeline(
             refused = False
             for stale in runs.recover_stale_runs(out):
                 progress(f"An earlier run was killed before it finished; moved it to {stale}")
-            return _run(plan, out, rid, started)
+            return _run(plan, out, rid, started, zygote)
     except RunInterrupted:
         raise
     except KeyboardInterrupt as exc:
@@ -282,7 +286,7 @@ def _jobs(plan: Plan, tmp: Path, params_file: Path, out: Path, rid: str) -> list
     ]
 
 
-def _run(plan: Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
+def _run(plan: Plan, out: Path, rid: str, started: dt.datetime, zygote: schedule.Zygote | None) -> RunResult:
     tmp = out / f"{runs.TMP_PREFIX}{rid}"
     manifest = _manifest(plan, rid, started, out)
     records = {r["name"]: r for r in manifest["notebooks"]}
@@ -322,6 +326,7 @@ def _run(plan: Plan, out: Path, rid: str, started: dt.datetime) -> RunResult:
                 secrets=plan.secrets,
                 parallel=pipe.max_parallel_notebooks,
                 stop_grace=pipe.interrupt_grace,
+                zygote=zygote,
             )
             failed = schedule.run_notebooks(_jobs(plan, tmp, params_file, out, rid), records, settings, save, say)
             if failed is not None:

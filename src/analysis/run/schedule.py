@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analysis import catalog
+from analysis.errors import ConfigError
+from analysis.params import load_params
 from analysis.run import runs
 from analysis.run.execute import Kernels, NotebookFailure, classify, execute, render_html, storage_failure
+from analysis.run.forked import Zygote
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Settings:
     secrets: list[str]
     parallel: int
     stop_grace: float
+    zygote: Zygote | None  # forks kernels with the analysis stack imported (None: each kernel starts anew)
 
 
 def run_one(job: Job, settings: Settings, kernels: Kernels) -> tuple[NotebookFailure | None, float]:
@@ -104,7 +109,7 @@ def run_notebooks(
     names = [job.source.stem for job in jobs]
     by_name = {job.source.stem: job for job in jobs}
     deps = catalog.dependencies(names)
-    kernels = Kernels()
+    kernels = Kernels(settings.zygote)
     pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel), thread_name_prefix="notebook")
     running: dict[Future, str] = {}
     started: set[str] = set()
@@ -142,6 +147,29 @@ def run_notebooks(
         pool.shutdown(wait=False, cancel_futures=True)
     first = next((name for name in names if name in failures), None)
     return None if first is None else (first, failures[first])
+
+
+@contextmanager
+def preloaded_kernels(config_path, overrides, say: Callable[[str], Any]) -> Iterator[Zygote | None]:
+    """The kernel zygote for one run (``pipeline.preload_kernels``), started before the run is
+    planned so that its imports overlap the runner's own checks; None when preloading is off, the
+    parameters do not load (planning then reports why) or the zygote cannot start (kernels then
+    start as the kernelspec says)."""
+    try:
+        wanted = load_params(config_path, overrides).pipeline.preload_kernels
+    except ConfigError:
+        wanted = False
+    zygote = None
+    if wanted:
+        try:
+            zygote = Zygote()
+        except OSError as exc:
+            say(f"Kernels start one by one: the preloading process could not start ({exc}).")
+    try:
+        yield zygote
+    finally:
+        if zygote is not None:
+            zygote.close()
 
 
 def _stop(running: dict[Future, str], records: dict[str, dict], kernels: Kernels, grace: float) -> None:
