@@ -327,6 +327,7 @@ def _run(plan: Plan, out: Path, rid: str, started: dt.datetime, zygote: schedule
                 parallel=pipe.max_parallel_notebooks,
                 stop_grace=pipe.interrupt_grace,
                 zygote=zygote,
+                expected_seconds=runs.notebook_seconds(runs.latest_successful_run(out)),
             )
             failed = schedule.run_notebooks(_jobs(plan, tmp, params_file, out, rid), records, settings, save, say)
             if failed is not None:

@@ -401,6 +401,17 @@ def latest_successful_run(out_dir: Path, before: str | dt.date | None = None) ->
     return sorted(earlier, key=lambda r: str(r["manifest"]["as_of"])[:10], reverse=True)[0]["folder"]
 
 
+def notebook_seconds(run_dir: Path | None) -> dict[str, float]:
+    """Seconds each notebook took in the run filed at ``run_dir`` (empty when none or unreadable)."""
+    if run_dir is None:
+        return {}
+    try:
+        records = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8")).get("notebooks") or []
+        return {r["name"]: float(r["seconds"]) for r in records if r.get("status") == "ok" and r.get("seconds")}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def _fmt_number(value: Any, kind: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "" if value is None else str(value)

@@ -1,8 +1,11 @@
 """Run a pipeline's notebooks side by side where the run-table catalog allows it.
 
 A notebook starts once every notebook whose tables it reads has finished (``analysis.catalog``:
-the waves of ``run_order()``), at most ``pipeline.max_parallel_notebooks`` at a time, in the
-catalog's order. Each notebook runs in a worker thread (papermill drives its kernel, a separate
+the waves of ``run_order()``), at most ``pipeline.max_parallel_notebooks`` at a time. Of the
+notebooks ready to start, the one with the longest expected path to the end of the run goes first
+(``critical_path_order``; expected seconds from the last successful run in the same output folder,
+so a monthly rerun packs its notebooks better than the first run); without history, the catalog's
+order. Each notebook runs in a worker thread (papermill drives its kernel, a separate
 process); only this module's main loop touches the manifest records, and it saves the manifest
 after every change of status so that a run killed without warning (kill -9, power cut) leaves
 a manifest that says which notebooks had finished.
@@ -51,6 +54,7 @@ class Settings:
     parallel: int
     stop_grace: float
     zygote: Zygote | None  # forks kernels with the analysis stack imported (None: each kernel starts anew)
+    expected_seconds: dict[str, float]  # per notebook, from the last successful run (empty: none)
 
 
 def run_one(job: Job, settings: Settings, kernels: Kernels) -> tuple[NotebookFailure | None, float]:
@@ -106,9 +110,9 @@ def run_notebooks(
     thread) or any other exception here, every running kernel is stopped and the exception goes
     on; the notebooks that were running keep the status ``running`` for the caller to settle.
     """
-    names = [job.source.stem for job in jobs]
     by_name = {job.source.stem: job for job in jobs}
-    deps = catalog.dependencies(names)
+    deps = catalog.dependencies(list(by_name))
+    names = critical_path_order(list(by_name), deps, settings.expected_seconds)
     kernels = Kernels(settings.zygote)
     pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel), thread_name_prefix="notebook")
     running: dict[Future, str] = {}
@@ -145,8 +149,25 @@ def run_notebooks(
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    first = next((name for name in names if name in failures), None)
+    first = next((name for name in by_name if name in failures), None)
     return None if first is None else (first, failures[first])
+
+
+def critical_path_order(names: list[str], deps: dict[str, set[str]], expected: dict[str, float]) -> list[str]:
+    """``names`` by the longest expected path from each to the end of the run (its own seconds plus
+    its slowest chain of dependants), longest first; ties and notebooks without history keep their
+    order (a notebook without a recorded time counts as the median of those with one)."""
+    known = sorted(v for v in expected.values() if v)
+    default = known[len(known) // 2] if known else 1.0
+    dependants = {name: [d for d in names if name in deps[d]] for name in names}
+    path: dict[str, float] = {}
+
+    def longest(name: str) -> float:
+        if name not in path:
+            path[name] = (expected.get(name) or default) + max((longest(d) for d in dependants[name]), default=0.0)
+        return path[name]
+
+    return sorted(names, key=lambda name: (-round(longest(name), 1) if known else 0, names.index(name)))
 
 
 @contextmanager

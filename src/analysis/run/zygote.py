@@ -42,7 +42,6 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "IPython.core.interactiveshell",
-    "matplotlib_inline.backend_inline",
     "matplotlib.pyplot",
     "seaborn",
     "pandera.pandas",
@@ -60,7 +59,8 @@ PRELOAD = (
     "analysis.report",
 )
 # The kernel's matplotlib backend, which ipykernel would set; matplotlib reads it when imported.
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+INLINE_MODULE = "matplotlib_inline.backend_inline"
+INLINE_BACKEND = f"module://{INLINE_MODULE}"
 REAP_EVERY = 0.1  # seconds between checks for ended kernels while waiting for a request
 
 
@@ -81,10 +81,14 @@ def _become_kernel(request: dict, keep_out: tuple[int, ...]) -> None:
             os.close(log)
         os.environ.clear()
         os.environ.update(request["env"])
-        # ipykernel ends when this pid is no longer its parent: the zygote is.
         os.environ["JPY_PARENT_PID"] = str(os.getppid())
         os.chdir(request["cwd"])
-        sys.argv = ["ipykernel_launcher", *request["args"]]
+        # ipykernel read JPY_PARENT_PID when the zygote imported it (a trait default), so it is
+        # given again: the kernel ends itself when the zygote (and so the runner) is gone.
+        own = [f"--IPKernelApp.parent_handle={os.getppid()}"]
+        if INLINE_MODULE in sys.modules:  # imported before any shell existed: its figure hooks were not set
+            own.append("--matplotlib=inline")
+        sys.argv = ["ipykernel_launcher", *request["args"], *own]
         import runpy
 
         runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
