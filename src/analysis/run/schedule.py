@@ -58,8 +58,8 @@ class Settings:
 
 
 def run_one(job: Job, settings: Settings, kernels: Kernels) -> tuple[NotebookFailure | None, float]:
-    """Execute one notebook, scrub it, render its HTML; (failure or None, seconds). Never raises
-    for a notebook's own failure: every way it can fail becomes a ``NotebookFailure``."""
+    """Execute one notebook and scrub it; (failure or None, seconds). Never raises for a
+    notebook's own failure: every way it can fail becomes a ``NotebookFailure``."""
     name = job.source.stem
     executed = settings.cwd / "notebooks" / job.source.name
     clock = time.perf_counter()
@@ -82,18 +82,28 @@ def run_one(job: Job, settings: Settings, kernels: Kernels) -> tuple[NotebookFai
     try:
         if executed.exists():
             runs.scrub_json_file(executed, settings.secrets)
-        page = settings.cwd / "html" / f"{name}.html"
-        if error is None and not page.exists():  # a notebook may write its own page (the manager report does)
-            render_html(executed, page)
     except OSError as exc:
-        error = error or storage_failure(f"The executed notebook or HTML page of {name}", exc)
+        error = error or storage_failure(f"The executed notebook of {name}", exc)
+    return error, seconds
+
+
+def render_page(name: str, settings: Settings) -> NotebookFailure | None:
+    """The code-free HTML page of an executed notebook (unless the notebook wrote its own, as the
+    manager report does); the failure, or None. Runs beside later notebooks, which need only the
+    tables: the first page costs seconds of nbconvert start-up that no notebook should wait for."""
+    page = settings.cwd / "html" / f"{name}.html"
+    try:
+        if not page.exists():
+            render_html(settings.cwd / "notebooks" / f"{name}.ipynb", page)
+    except OSError as exc:
+        return storage_failure(f"The HTML page of {name}", exc)
     except Exception as exc:
-        error = error or NotebookFailure(
+        return NotebookFailure(
             "failed",
             f"Notebook {name} ran but its HTML could not be rendered: {exc!r}",
             {"ename": type(exc).__name__, "evalue": str(exc)},
         )
-    return error, seconds
+    return None
 
 
 def run_notebooks(
@@ -115,7 +125,9 @@ def run_notebooks(
     names = critical_path_order(list(by_name), deps, settings.expected_seconds)
     kernels = Kernels(settings.zygote)
     pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel), thread_name_prefix="notebook")
+    renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page")
     running: dict[Future, str] = {}
+    pages: dict[Future, str] = {}
     started: set[str] = set()
     done: set[str] = set()
     failures: dict[str, NotebookFailure] = {}
@@ -131,17 +143,27 @@ def run_notebooks(
                     save()
                     say(f"{job.tag} {name} ...")
                     running[pool.submit(run_one, job, settings, kernels)] = name
-            if not running:
+            if not running and not pages:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished, _ = wait([*running, *pages], return_when=FIRST_COMPLETED)
             for future in finished:
+                if future in pages:
+                    name = pages.pop(future)
+                    error = future.result()
+                    if error is not None:
+                        records[name].update(status=error.outcome)
+                        save()
+                        say(f"{by_name[name].tag} {name} {error.outcome}: its HTML page could not be written")
+                        failures[name] = error
+                    continue
                 name = running.pop(future)
                 error, seconds = future.result()
                 records[name].update(status="ok" if error is None else error.outcome, seconds=seconds)
                 save()
                 say(f"{by_name[name].tag} {name} {records[name]['status']} ({seconds:.1f} s)")
                 if error is None:
-                    done.add(name)
+                    done.add(name)  # its tables are complete: dependants start while its page renders
+                    pages[renderer.submit(render_page, name, settings)] = name
                 else:
                     failures[name] = error
     except BaseException:
@@ -149,6 +171,7 @@ def run_notebooks(
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        renderer.shutdown(wait=False, cancel_futures=True)
     first = next((name for name in by_name if name in failures), None)
     return None if first is None else (first, failures[first])
 
