@@ -62,9 +62,13 @@ def test_vectorised_auc_and_spearman_match_reference_implementations():
     s = np.round(rng.normal(size=(3, 400)), 1)  # rounding makes ties
     y = (rng.random((3, 400)) < 0.4).astype(float)
     m = rng.normal(size=(3, 400))
+    # The helpers take ranks (the back-test ranks its resamples with resample_ranks, which
+    # tests/test_scoring_backtest_ranks.py checks against rankdata).
+    rank_s, rank_m = stats.rankdata(s, axis=-1), stats.rankdata(m, axis=-1)
     for row in range(3):
-        assert backtest._auc(s, y)[row] == pytest.approx(roc_auc_score(y[row], s[row]), rel=1e-12)
-        assert backtest._spearman(s, m)[row] == pytest.approx(stats.spearmanr(s[row], m[row])[0], rel=1e-12)
+        assert backtest._auc(rank_s, y)[row] == pytest.approx(roc_auc_score(y[row], s[row]), rel=1e-12)
+        spearman = backtest._spearman(rank_s.copy(), rank_m.copy())[row]
+        assert spearman == pytest.approx(stats.spearmanr(s[row], m[row])[0], rel=1e-12)
 
 
 def test_backtest_metrics_match_direct_computation(book, section):

@@ -13,7 +13,9 @@ that cannot be written, is removed) and earlier reports stay untouched. Exit cod
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib
 import signal
 import threading
 import time
@@ -181,6 +183,7 @@ def run_pipeline(
     (default: ``pipeline.execution_timeout`` of the parameters; null there: no limit).
     """
     started = dt.datetime.now().astimezone()
+    warming = _warm_imports()
     out = Path(out_dir).expanduser().resolve()
     created = filing.prepare_out(out)
     refused = True
@@ -203,6 +206,7 @@ def run_pipeline(
                 progress_bar=progress_bar,
                 validate=validate,
             )
+            warming.join()  # the imports below must not race the warm-up's (shared jupyter modules)
             ensure_kernel(kernel_name)
             rid = runs.unique_run_id(out, run_id or runs.make_run_id(started, plan.as_of))
             claim(rid)
@@ -218,6 +222,25 @@ def run_pipeline(
     finally:
         if refused:  # nothing ran: leave the output folder as it was
             filing.discard_created(out, created)
+
+
+def _import_quietly(*modules: str) -> None:
+    with contextlib.suppress(Exception):  # the thread that needs a module imports it and sees the error
+        for module in modules:
+            importlib.import_module(module)
+
+
+def _warm_imports() -> threading.Thread:
+    """Import papermill and nbconvert in the background while the inputs are checked: they cost
+    the runner 2-4 s of start-up (nbformat's JSON-schema checkers, nbconvert's templates) that
+    the first notebook and the first HTML page would otherwise wait for. The book's checks run
+    in DuckDB, which releases the interpreter lock, so the two overlap; planning imports none of
+    their modules, and the caller joins the thread before it imports jupyter_client itself."""
+    thread = threading.Thread(
+        target=_import_quietly, args=("papermill", "nbconvert.exporters.html"), name="warm-imports", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _manifest(plan: Plan, rid: str, started: dt.datetime, out: Path) -> dict[str, Any]:

@@ -8,7 +8,9 @@ the notebooks and what each declares, the per-notebook values of ``pipeline.note
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import json
 import math
 import re
 import time
@@ -124,15 +126,33 @@ def discover_notebooks(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
 
 
 def declared_parameters(path: Path) -> list[str]:
-    """Names in the notebook's single cell tagged ``parameters``."""
-    import nbformat
-    import papermill
-
-    cells = nbformat.read(path, as_version=4).cells
-    tagged = sum("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
-    if tagged != 1:
-        raise ConfigError(f"{path.name} has {tagged} cells tagged 'parameters'; it needs exactly one.")
-    return list(papermill.inspect_notebook(str(path)))
+    """Names assigned in the notebook's single cell tagged ``parameters`` (what papermill injects
+    beside). Read from the notebook's JSON with ``ast``, not nbformat: importing nbformat costs the
+    runner a second or two (its JSON-schema checkers) before the first notebook can start, and
+    papermill imports it later, beside the input checks (``analysis.run.pipeline``)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        tagged = [c for c in cells if "parameters" in (c.get("metadata") or {}).get("tags", [])]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{path.name} is not a readable Jupyter notebook ({exc}); re-create it with jupytext."
+        ) from None
+    if len(tagged) != 1:
+        raise ConfigError(f"{path.name} has {len(tagged)} cells tagged 'parameters'; it needs exactly one.")
+    source = tagged[0].get("source", "")
+    try:
+        body = ast.parse(source if isinstance(source, str) else "".join(source)).body
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"The parameters cell of {path.name} is not valid Python ({exc.msg}, line {exc.lineno})."
+        ) from None
+    names: list[str] = []
+    for node in body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
 
 
 def check_notebook_overrides(declared: dict[str, list[str]], configured: Any) -> dict[str, dict]:

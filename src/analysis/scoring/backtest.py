@@ -76,18 +76,33 @@ def _interval(draws: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
         return np.nanquantile(draws, alpha, axis=0), np.nanquantile(draws, 1 - alpha, axis=0)
 
 
-def _auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row-wise AUC of ``scores`` for binary ``y`` (both resamples x n)."""
-    ranks = stats.rankdata(scores, axis=-1)
+def resample_ranks(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``scipy.stats.rankdata(values[idx], axis=-1)`` (ties averaged), computed from counts: every
+    row of ``idx`` draws from the same ``values``, so one sort of the distinct values serves all
+    rows and each row is ranked by a cumulative count instead of its own sort (the back-test
+    ranks 200 resamples per weighting and metric; ~5x faster). Values holding NaN go to rankdata."""
+    if idx.size == 0 or np.isnan(values).any():
+        return stats.rankdata(values[idx], axis=-1)
+    distinct, codes = np.unique(values, return_inverse=True)
+    drawn = codes.reshape(-1)[idx]
+    n_rows, n_distinct = idx.shape[0], len(distinct)
+    offset = drawn + n_distinct * np.arange(n_rows)[:, None]
+    counts = np.bincount(offset.ravel(), minlength=n_rows * n_distinct).reshape(n_rows, n_distinct)
+    below = np.cumsum(counts, axis=1) - counts
+    rank_of_value = below + (counts + 1) / 2
+    return np.take_along_axis(rank_of_value, drawn, axis=1)
+
+
+def _auc(ranks: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise AUC from the ``ranks`` of the scores for binary ``y`` (both resamples x n)."""
     pos = y.sum(axis=-1)
     neg = y.shape[-1] - pos
     with np.errstate(invalid="ignore", divide="ignore"):
         return ((ranks * y).sum(axis=-1) - pos * (pos + 1) / 2) / (pos * neg)
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ra = stats.rankdata(a, axis=-1)
-    rb = stats.rankdata(b, axis=-1)
+def _spearman(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """Row-wise Spearman correlation from two arrays of ranks (changed in place)."""
     ra -= ra.mean(axis=-1, keepdims=True)
     rb -= rb.mean(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -204,8 +219,8 @@ def backtest(
             overall = yy[idx_y].mean(axis=1) if len(yy) else np.full(len(idx_y), np.nan)
             mm = m[lab_m][idx_m]
             draws[name] = {
-                "renewal_auc": _auc(sy[idx_y], yy[idx_y]),
-                "spearman_margin": _spearman(s[lab_m][idx_m], mm),
+                "renewal_auc": _auc(resample_ranks(sy, idx_y), yy[idx_y]),
+                "spearman_margin": _spearman(resample_ranks(s[lab_m], idx_m), resample_ranks(m[lab_m], idx_m)),
                 "top_tier_renewal_lift": rates[:, 0] / overall,
                 "top20_renewal_lift": (yy[idx_y] * top20[lab_y][idx_y]).sum(axis=1)
                 / top20[lab_y][idx_y].sum(axis=1)

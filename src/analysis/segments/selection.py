@@ -54,12 +54,14 @@ def check_enough_accounts(n: int, k_max: int) -> None:
         )
 
 
-def select_k(X: np.ndarray, model: SegmentModel) -> pd.DataFrame:
+def select_k(X: np.ndarray, model: SegmentModel, fitted: dict[int, KMeans] | None = None) -> pd.DataFrame:
     """Silhouette (K-means) and BIC (Gaussian mixture) for every k in ``model.k_range``.
 
     Both are computed on one random sample of at most ``selection_sample`` accounts, and the
     silhouette on at most ``silhouette_sample`` of those (its cost is quadratic in rows); the
     final model is then fitted on every account. Returns one row per k, for the k-selection plot.
+    When the sample is every account, the K-means fits go into ``fitted`` (k -> model): the final
+    model of the chosen k is that same fit, so it need not be fitted twice.
     """
     lo, hi = model.k_range
     check_enough_accounts(len(X), hi)
@@ -69,6 +71,8 @@ def select_k(X: np.ndarray, model: SegmentModel) -> pd.DataFrame:
     records = []
     for k in range(lo, hi + 1):
         km = fit_estimator("kmeans", k, Xs, model)
+        if fitted is not None and len(rows) == len(X):
+            fitted[k] = km
         gm = mixture_from(km, Xs, model)
         records.append(
             {
