@@ -81,7 +81,7 @@ def embedded_font_css(text: str) -> str:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    chars = "".join(sorted({c for c in text if ord(c) >= 0x2E80}))
+    chars = "".join(sorted(c for c in set(text) if ord(c) >= 0x2E80))  # set() first: the page is megabytes
     path = cjk_font_path()
     if not chars or path is None:
         return ""

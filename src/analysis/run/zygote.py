@@ -45,6 +45,8 @@ PRELOAD = (
     "matplotlib.pyplot",
     "seaborn",
     "pandera.pandas",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
     "statsmodels.discrete.discrete_model",
     "sklearn.ensemble",
     "sklearn.inspection",
@@ -57,6 +59,9 @@ PRELOAD = (
     "analysis.drivers",
     "analysis.segments",
     "analysis.report",
+    "analysis.table_schemas",
+    "fontTools.subset",  # the manager report's embedded CJK font
+    "itables",  # and its sortable tables
 )
 # The kernel's matplotlib backend, which ipykernel would set; matplotlib reads it when imported.
 INLINE_MODULE = "matplotlib_inline.backend_inline"

@@ -28,7 +28,7 @@ from analysis.errors import ConfigError, DataContractError, InsufficientDataErro
 from analysis.params import SegmentsParams
 from analysis.segments.features import build_preprocessor, check_features, model_input, split_columns
 from analysis.segments.profiles import cluster_means
-from analysis.segments.selection import check_enough_accounts, chosen_k, fit_estimator, mixture_from, select_k
+from analysis.segments.selection import check_enough_accounts, chosen_k, fit_estimator, select_k
 
 ALGORITHMS = ("kmeans", "gmm")
 MODEL_FILE = "segment_model.joblib"
@@ -184,14 +184,9 @@ class SegmentModel:
         # BLAS threads only add overhead on matrices a few dozen columns wide (10x slower on a busy
         # 2-core machine); K-means keeps its OpenMP threads over rows.
         with threadpool_limits(limits=1, user_api="blas"):
-            fitted: dict = {}
-            self.selection_ = select_k(X, self, fitted) if self.k is None else None
+            self.selection_ = select_k(X, self) if self.k is None else None
             self.k_ = self.k if self.k is not None else chosen_k(self.selection_, self.algorithm)
-            km = fitted.get(self.k_)
-            if km is None:
-                self.estimator_ = fit_estimator(self.algorithm, self.k_, X, self)
-            else:
-                self.estimator_ = km if self.algorithm == "kmeans" else mixture_from(km, X, self)
+            self.estimator_ = fit_estimator(self.algorithm, self.k_, X, self)
         raw = self.estimator_.predict(X)
         self.order_ = _stable_order(raw, frame[self.value_column].to_numpy(dtype=float), X, self.k_)
         labels = self._relabel(raw)

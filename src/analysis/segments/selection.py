@@ -4,6 +4,7 @@ close (so that a finer split the silhouette narrowly passed over is shown, not h
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,8 +32,25 @@ def fit_estimator(algorithm: str, k: int, X: np.ndarray, model: SegmentModel):
     Starting the mixture from K-means (``means_init``) is deterministic and saves the mixture's
     own k-means initialisation, which dominates its cost on large books.
     """
-    km = KMeans(n_clusters=k, n_init=model.n_init, random_state=model.seed).fit(X)
+    km = _kmeans(k, model.n_init, model.seed, X)
     return km if algorithm == "kmeans" else mixture_from(km, X, model)
+
+
+_KMEANS_FITS: dict[tuple, KMeans] = {}
+_KMEANS_KEPT = 16
+
+
+def _kmeans(k: int, n_init: int, seed: int, X: np.ndarray) -> KMeans:
+    """A K-means fit, remembered by its inputs: when the selection sample is every account, the
+    final model of the chosen k and the runner-up's model are fits the k selection made already
+    (the same data, k, starts and seed give the same fit), and are not computed again. The fitted
+    models are only read afterwards; the few kept are small (k centres)."""
+    key = (k, n_init, seed, X.shape, X.dtype.str, hashlib.sha1(np.ascontiguousarray(X).view(np.uint8)).hexdigest())
+    if key not in _KMEANS_FITS:
+        if len(_KMEANS_FITS) >= _KMEANS_KEPT:
+            _KMEANS_FITS.pop(next(iter(_KMEANS_FITS)))
+        _KMEANS_FITS[key] = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
+    return _KMEANS_FITS[key]
 
 
 def mixture_from(km: KMeans, X: np.ndarray, model: SegmentModel) -> GaussianMixture:
@@ -54,14 +72,12 @@ def check_enough_accounts(n: int, k_max: int) -> None:
         )
 
 
-def select_k(X: np.ndarray, model: SegmentModel, fitted: dict[int, KMeans] | None = None) -> pd.DataFrame:
+def select_k(X: np.ndarray, model: SegmentModel) -> pd.DataFrame:
     """Silhouette (K-means) and BIC (Gaussian mixture) for every k in ``model.k_range``.
 
     Both are computed on one random sample of at most ``selection_sample`` accounts, and the
     silhouette on at most ``silhouette_sample`` of those (its cost is quadratic in rows); the
     final model is then fitted on every account. Returns one row per k, for the k-selection plot.
-    When the sample is every account, the K-means fits go into ``fitted`` (k -> model): the final
-    model of the chosen k is that same fit, so it need not be fitted twice.
     """
     lo, hi = model.k_range
     check_enough_accounts(len(X), hi)
@@ -71,8 +87,6 @@ def select_k(X: np.ndarray, model: SegmentModel, fitted: dict[int, KMeans] | Non
     records = []
     for k in range(lo, hi + 1):
         km = fit_estimator("kmeans", k, Xs, model)
-        if fitted is not None and len(rows) == len(X):
-            fitted[k] = km
         gm = mixture_from(km, Xs, model)
         records.append(
             {
