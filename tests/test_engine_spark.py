@@ -9,25 +9,21 @@ allows); without them every test here skips with a message.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from engine_compare import FAST_JVM, MEAN_TOLERANCE, assert_bit_identical, skip_without_spark
 
 from analysis.data import features, validate
 from analysis.data.io import default_as_of, load_book, write_book
 from analysis.data.synth import generate_book
 from analysis.params import defaults
 
-pytest.importorskip("pyspark", reason="the Spark engine's tests need the spark extra: pip install -e '.[spark]'")
-if not (shutil.which("java") or __import__("os").environ.get("JAVA_HOME")):
-    pytest.skip("the Spark engine's tests need a Java 17+ runtime (openjdk-17-jre-headless)", allow_module_level=True)
+skip_without_spark()
 
 pytestmark = pytest.mark.slow
 MARGIN = defaults().features.subscription_margin
-# A JVM that starts in seconds (tests are short jobs); the shipped configs stay as they are.
-FAST_JVM = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 @pytest.fixture(scope="session")
@@ -47,31 +43,6 @@ def data_layer_tables(book, as_of: dt.date) -> dict[str, pd.DataFrame]:
         "outcomes": features.build_outcomes(book, year_before, MARGIN),
         "lifetimes": features.account_lifetimes(book, as_of),
     }
-
-
-# A mean (avg of a fixed-point DECIMAL) is the one value that is not bit-identical: DuckDB divides
-# in x87 extended precision and rounds that to a DOUBLE (two roundings), Spark divides once in
-# DOUBLE. The two differ in the last bit on about one mean in 2,000 (1 ulp, a relative 1.1e-16);
-# a difference of two means (adoption_trend) inherits it. Every other value is bit-identical.
-MEAN_TOLERANCE = 1e-15  # relative to max(1, |value|)
-
-
-def assert_bit_identical(duck: dict, spark: dict) -> None:
-    for name, frame in duck.items():
-        other = spark[name]
-        assert list(frame.columns) == list(other.columns) and frame.index.equals(other.index), name
-        assert (frame.dtypes == other.dtypes).all(), name
-        for column in frame.columns:
-            left, right = frame[column], other[column]
-            if left.dtype.kind != "f" or left.equals(right):
-                pd.testing.assert_series_equal(left, right, check_exact=True, obj=f"{name}.{column}")
-                continue
-            a, b = left.to_numpy(), right.to_numpy()
-            assert (np.isnan(a) == np.isnan(b)).all(), f"{name}.{column}: NaN in different rows"
-            ok = np.isnan(a) | (np.abs(a - b) <= MEAN_TOLERANCE * np.maximum(1.0, np.abs(a)))
-            assert ok.all(), f"{name}.{column}: {(~ok).sum()} values differ beyond {MEAN_TOLERANCE}"
-            last_bit = ((a != b) & ~np.isnan(a)).sum()
-            assert last_bit <= max(3, len(a) // 200), f"{name}.{column}: {last_bit} last-bit differences"
 
 
 def test_features_are_bit_identical_on_the_sample(default_book_dir, spark_engine):
@@ -138,7 +109,8 @@ def test_validation_finds_the_same_problems(tmp_path, spark_engine):
 def test_fixed_point_casts_and_means_match_duckdb(spark_engine):
     """The rewrites of analysis.data.spark on a spread of 140,000 doubles, half-way cases
     (x * 10^6 ending in .5, where the two engines' own casts round differently) included: every
-    fixed-point sum identical, every mean to the last bit."""
+    fixed-point sum identical, every mean of a DECIMAL without a FILTER too, every other mean to the
+    last bit."""
     from analysis.data.engine import DuckDBEngine
     from analysis.data.io import connect
     from analysis.data.spark import SparkEngine, spark_session
@@ -147,8 +119,10 @@ def test_fixed_point_casts_and_means_match_duckdb(spark_engine):
     ties = (rng.integers(-(10**9), 10**9, 20_000) + 0.5) / 1e6
     values = np.concatenate([rng.random(100_000) * 10.0 ** rng.integers(-6, 13, 100_000), ties, -ties])
     frame = pd.DataFrame({"g": rng.integers(0, 5_000, len(values)), "x": values})
+    frame["i"] = rng.integers(-(10**15), 10**15, len(values))  # an integer mean, sums beyond 2^53
     query = """SELECT g, CAST(sum(CAST(x AS DECIMAL(38, 6))) AS VARCHAR) AS total,
-                 avg(CAST(x AS DECIMAL(38, 6))) FILTER (WHERE x > 0) AS mean
+                 avg(CAST(x AS DECIMAL(38, 6))) FILTER (WHERE x > 0) AS mean,
+                 avg(CAST(x AS DECIMAL(38, 6))) AS whole_mean, avg(i) AS integer_mean
                FROM numbers GROUP BY g ORDER BY g"""
     results = []
     for engine in (DuckDBEngine(connect()), SparkEngine(spark_session(spark_engine.spark))):
@@ -157,5 +131,39 @@ def test_fixed_point_casts_and_means_match_duckdb(spark_engine):
         engine.unput("numbers")
     duck, spark = results
     assert len(duck) == 5_000 and (duck["total"] == spark["total"]).all()  # every cast rounded as DuckDB does
-    a, b = duck["mean"].to_numpy(), spark["mean"].to_numpy()
-    assert (np.abs(a - b) <= MEAN_TOLERANCE * np.abs(a)).all()  # means: the last bit (MEAN_TOLERANCE)
+    for column in ("mean", "integer_mean"):  # DuckDB divides these in extended precision: the last bit
+        a, b = duck[column].to_numpy(), spark[column].to_numpy()
+        assert (np.abs(a - b) <= MEAN_TOLERANCE * np.abs(a)).all(), column
+    a, b = duck["whole_mean"].to_numpy(), spark["whole_mean"].to_numpy()  # a DECIMAL's mean without FILTER
+    assert (a == b).all(), f"{(a != b).sum()} of {len(a)} means of a DECIMAL differ"
+
+
+def test_in_subqueries_keep_their_nulls_and_are_hash_joins(spark_engine):
+    """``x [NOT] IN (SELECT ...)``, rewritten as EXISTS for Spark: the same TRUE / FALSE / NULL as
+    DuckDB for a NULL x, a NULL in the list and an empty list, and no nested-loop join in the plan
+    of validation's count of unknown accounts."""
+    from analysis.data.engine import DuckDBEngine
+    from analysis.data.io import connect
+    from analysis.data.spark import SparkEngine, spark_session, to_spark
+
+    values = pd.DataFrame({"x": ["a", "b", None]})
+    listed = pd.DataFrame({"k": ["a", None], "g": [1, 2]})
+    spark = SparkEngine(spark_session(spark_engine.spark))
+    engines = (DuckDBEngine(connect()), spark)
+    for engine in engines:
+        engine.put("vals", values)
+        engine.put("listed", listed)
+    for where in ("", "WHERE k IS NOT NULL", "WHERE g = 2", "WHERE g = 3"):  # both, no NULL, only NULL, none
+        subquery = f"(SELECT k FROM listed {where})"
+        query = f"SELECT x, x IN {subquery} AS found, x NOT IN {subquery} AS absent FROM vals ORDER BY x NULLS LAST"
+        counts = f"count(*) FILTER (WHERE x NOT IN {subquery}), count(*) FILTER (WHERE x IN {subquery})"
+        counted = f"SELECT {counts} FROM vals"
+        assert engines[0].rows(counted) == spark.rows(counted), where
+        duck, ours = (engine.rows(query) for engine in engines)
+        assert duck == ours, where
+    unknown = "SELECT count(*) FILTER (WHERE x NOT IN (SELECT k FROM listed WHERE k IS NOT NULL)) FROM vals"
+    plan = spark.session.sql(to_spark(unknown))._jdf.queryExecution().executedPlan().toString()
+    assert "HashJoin" in plan and "NestedLoop" not in plan, plan
+    for engine in engines:
+        engine.unput("vals")
+        engine.unput("listed")

@@ -8,15 +8,20 @@ constructs whose result *types* differ between the engines, then writes Spark SQ
 1. ``a / b``: DuckDB divides as DOUBLE whatever the operands; Spark keeps DECIMAL / DECIMAL a
    DECIMAL rounded to a few places. Both operands are cast to DOUBLE, as DuckDB does.
 2. ``avg(x)``: DuckDB answers DOUBLE; Spark answers a DECIMAL rounded to ``s + 4`` places when x
-   is DECIMAL (the fixed-point shares and money of ``features.exact``). Rewritten as
-   ``sum(x) / count(x)`` (same FILTER) divided as DOUBLE: the sum is exact on both engines, so the
-   mean differs from DuckDB's (which divides in extended precision) by at most the last bit.
+   is DECIMAL (the fixed-point shares and money of ``features.exact``). Rewritten as DuckDB 2.0
+   computes it without a FILTER (the exact sum rounded once to DOUBLE, divided by the count:
+   bit-identical), and with a FILTER as ``sum(x) / count(x)`` in units of 10^-scale divided as
+   DOUBLE: DuckDB divides a filtered mean in extended precision, so it may differ in the last bit.
 3. ``CAST(x AS DECIMAL(p, s))`` of a DOUBLE (``features.exact``): DuckDB multiplies by 10^s in
    double precision, rounds half away from zero and keeps every binary digit of the result; Spark
    rounds the shortest decimal text of x, which differs on about one value in a million (and on
    most values above 2^53 micro-units). Rewritten as DuckDB computes it: ``ROUND(x * 10^s)``
    (double, half away from zero), converted to DECIMAL exactly, then scaled back.
 4. ``date_diff('day', a, b)``: cast to BIGINT, DuckDB's type (Spark's DATEDIFF forms vary).
+
+and one construct whose *plan* differs: ``x IN (SELECT ...)`` (validation's unknown-account
+check) is written as EXISTS subqueries with the same three-valued result, which Spark answers
+with a hash join instead of a nested loop (:func:`_in_subquery_as_exists`).
 
 Results come back through Arrow (``DataFrame.toArrow``) and are converted to pandas by DuckDB
 (:class:`analysis.data.engine.ArrowToPandas`), so dtypes equal the default engine's.
@@ -42,7 +47,7 @@ from analysis.errors import ConfigError, EngineError
 # The SQL's meaning depends on these, so the engine sets them on every session whatever the
 # parameters say: calendar dates never shift with a time zone, and overflow or a bad cast raises
 # (as on DuckDB) instead of turning into NULL.
-FIXED_POINT_SCALE = 6  # decimals of features.exact: a mean is computed in these units (rewrite 2)
+FIXED_POINT_SCALE = 6  # decimals of features.exact: a filtered mean is computed in these units (rewrite 2)
 REQUIRED_CONFIGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "true"}
 INSTALL_HINT = (
     "install the Spark extra (pip install -e '.[spark]'; `python3 tasks.py test` does it when Java is present) "
@@ -59,10 +64,54 @@ def to_spark(query: str) -> str:
     """``query`` (DuckDB SQL) as Spark SQL with the same result types (module docstring)."""
     import sqlglot
 
-    tree = sqlglot.parse_one(query, read="duckdb")
+    tree = sqlglot.parse_one(query, read="duckdb").transform(_in_subquery_as_exists, copy=False)
     for rewrite in (_mean_as_sum_over_count, _divide_as_double, _decimal_like_duckdb, _days_as_bigint):
         tree = tree.transform(rewrite, copy=False)
     return tree.sql(dialect="spark")
+
+
+IN_ROWS, IN_KEY = "in_subquery_rows", "in_subquery_key"  # names no query of the data layer uses
+
+
+def _in_subquery_as_exists(node):
+    """``x IN (SELECT k ...)`` as EXISTS subqueries with the same three-valued result.
+
+    Spark plans an IN subquery anywhere but at the top of a WHERE (validation counts
+    ``count(*) FILTER (WHERE id NOT IN (SELECT account_id ...))``) as an existence join on
+    ``x = k OR (x = k) IS NULL``, which no hash join can answer: a nested loop over usage rows times
+    accounts (82 s for 300,000 rows against 5,000 accounts; a whole validation of the sample did not
+    finish in 17 minutes). A correlated ``EXISTS (... WHERE k = x)`` is a hash join. The NULL cases
+    of IN are kept: NULL when x is NULL (and the subquery has rows) or when x is not found and the
+    subquery holds a NULL; the two uncorrelated EXISTS are computed once. Row constructors
+    (``(a, b) IN (...)``, only in examples of duplicate keys) are left as they are."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.In) or node.args.get("query") is None or isinstance(node.this, exp.Tuple):
+        return node
+    value = node.this.transform(_in_subquery_as_exists)
+    rows = node.args["query"]
+    rows = (rows.this if isinstance(rows, exp.Subquery) else rows).transform(_in_subquery_as_exists)
+    key = exp.column(IN_KEY, table=IN_ROWS)
+
+    def exists(where=None):
+        listed = exp.Subquery(this=rows.copy(), alias=exp.TableAlias(this=exp.to_identifier(IN_ROWS), columns=[IN_KEY]))
+        select = exp.select("1").from_(listed)
+        return exp.Exists(this=select.where(where) if where is not None else select)
+
+    unknown = exp.Case(ifs=[exp.If(this=exists(), true=exp.cast(exp.null(), "BOOLEAN"))], default=exp.false())
+    return exp.Case(
+        ifs=[
+            exp.If(this=exists(exp.EQ(this=key.copy(), expression=value.copy())), true=exp.true()),
+            exp.If(
+                this=exp.or_(
+                    exp.Is(this=value.copy(), expression=exp.null()),
+                    exists(exp.Is(this=key.copy(), expression=exp.null())),
+                ),
+                true=unknown,
+            ),
+        ],
+        default=exp.false(),
+    )
 
 
 def _mean_as_sum_over_count(node):
@@ -80,10 +129,18 @@ def _mean_as_sum_over_count(node):
         return exp.Filter(this=aggregate, expression=where.copy()) if where is not None else aggregate
 
     value = avg.this
-    # Sum and count both in units of 10^-scale: the scaled sum is an integer (exact as a DOUBLE
-    # below 2^53), so one IEEE division gives the correctly rounded mean. DuckDB divides in x87
-    # extended precision and rounds that to DOUBLE, so about one mean in 2,000 differs in the last
-    # bit (tests/test_engine_spark.py, MEAN_TOLERANCE). Dividing the sum as a DOUBLE rounds twice.
+    if where is None:
+        # DuckDB (2.0, the pinned version) answers avg(x) of a DECIMAL without a FILTER as the exact
+        # sum rounded once to DOUBLE, divided by the count: the same here, bit-identical. (Spark's own
+        # DECIMAL to DOUBLE cast rounds twice above 2^53 units; Java's parsing of the text rounds once.)
+        # For an integer x DuckDB divides in extended precision, as below: the last bit may differ.
+        total = exp.cast(exp.cast(exp.Sum(this=value.copy()), "STRING"), "DOUBLE")
+        return exp.Div(this=total, expression=exp.cast(exp.Count(this=value.copy()), "DOUBLE"))
+    # With a FILTER DuckDB divides sum / (count * 10^scale) in x87 extended precision and rounds
+    # that to DOUBLE (two roundings). Sum and count are taken here in units of 10^-scale: the scaled
+    # sum is an integer (exact as a DOUBLE below 2^53), so one IEEE division gives the correctly
+    # rounded mean, which differs from DuckDB's in the last bit on about one mean in 2,000
+    # (tests/engine_compare.py, MEAN_TOLERANCE).
     unit = exp.cast(exp.Literal.number(10 ** max(_decimal_scale(value), FIXED_POINT_SCALE)), "DECIMAL(38, 0)")
     total = exp.Mul(this=filtered(exp.Sum(this=value.copy())), expression=unit)
     count = exp.Mul(this=filtered(exp.Count(this=value.copy())), expression=unit.copy())
