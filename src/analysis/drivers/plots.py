@@ -8,7 +8,16 @@ from analysis.core.plots import forest_from
 
 
 def plot_forest(summary: pd.DataFrame, ax=None, top: int | None = None):
-    """Odds ratios with 95% intervals, strongest first, on a log axis (``analysis.core.plots.forest``)."""
+    """Odds ratios with 95% intervals, strongest first, on a log axis (``analysis.core.plots.forest``);
+    a note instead when the model could not be fitted (an empty summary: the notes say why)."""
+    if summary.empty or "unit" not in summary.columns:
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 2))
+        ax.text(0.5, 0.5, "The renewal model could not be fitted (see the notes above)", ha="center", va="center")
+        ax.set_axis_off()
+        return ax
     rows = summary.sort_values("rank").head(top) if top else summary.sort_values("rank")
     return forest_from(
         rows,
