@@ -7,9 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from analysis import drivers  # noqa: E402
+from analysis import drivers
 
 
 def test_an_unfitted_model_gives_a_note_instead_of_a_forest():
