@@ -4,13 +4,15 @@ Every row-level rule is a SQL condition, and all conditions of one table are cou
 scan (``count(*) FILTER (WHERE ...)``) over the stored rows next to their typed values: missing
 and unparsable values, NaN and infinite numbers, money beyond the supported range, padded ids,
 categories outside their list, ranges (negative amounts, NPS outside 0-10), dates after the
-extract date, an end before its start, child rows whose account is unknown. Keys are checked by
-one aggregation per keyed table. Examples (three rows) are fetched only for the rules that fail.
-So validation is a few scans per table, whatever its size: no rows travel to Python (pandera,
-used here before, streamed every usage row through pandas: 54 s of 100k accounts' validation).
+extract date, an end before its start, child rows whose account is unknown (the scan is joined
+to the known ids). Keys are checked by one aggregation per keyed table. Examples (three rows) and
+hints are fetched only for the rules that fail. So a clean book costs one scan per table plus one
+per key, whatever its size: no rows travel to Python (pandera, used here before, streamed every
+usage row through pandas: 54 s of 100k accounts' validation).
 
-The SQL stays portable (count FILTER, TRIM, CAST, IN lists, NOT IN subqueries: DuckDB and Spark
-both run it; comments mark the exceptions). Rules the report needs but that are no contract
+The SQL stays portable (count FILTER, TRIM, CAST, IN lists, NOT IN subqueries in a WHERE: DuckDB
+and Spark both run it, and Spark plans every query without a nested-loop join; comments mark the
+exceptions). Rules the report needs but that are no contract
 breach are *warnings* (``severity``): probable re-exported duplicates, contradictory renewal
 histories, optional tables without rows, what the book is too small for
 (``analysis.data.capacity``). A warning never stops a run; an error does (exit 2).
