@@ -106,6 +106,23 @@ def test_validation_finds_the_same_problems(tmp_path, spark_engine):
     )
 
 
+def test_validation_plans_no_nested_loop_join(tmp_path, spark_engine):
+    """Every query validation sends, on a book where every check finds rows, is planned by Spark
+    without a nested-loop join (NOT IN inside an aggregate's FILTER was one: every child row
+    against every account: 57 s of 1 M usage rows)."""
+    from analysis.data.spark import to_spark
+
+    _bad_book(tmp_path)
+    book = load_book(tmp_path, engine=spark_engine)
+    sent, rows = [], book.engine.rows
+    book.engine.rows = lambda query: (sent.append(query), rows(query))[1]
+    book.engine.sql = lambda query, _sql=book.engine.sql: (sent.append(query), _sql(query))[1]
+    validate.validate_book(book, defaults().validation)
+    plans = {query: book.engine.session.sql("EXPLAIN " + to_spark(query)).collect()[0][0] for query in sent}
+    looped = [query[:200] for query, plan in plans.items() if "NestedLoopJoin" in plan]
+    assert len(plans) > 20 and not looped, looped
+
+
 def test_fixed_point_casts_and_means_match_duckdb(spark_engine):
     """The rewrites of analysis.data.spark on a spread of 140,000 doubles, half-way cases
     (x * 10^6 ending in .5, where the two engines' own casts round differently) included: every

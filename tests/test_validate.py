@@ -5,6 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from analysis.data.contract import TABLES
 from analysis.data.io import load_book
 from analysis.data.synth import generate_book
 from analysis.data.validate import validate_book
@@ -254,11 +255,8 @@ def test_a_file_that_breaks_while_scanned_is_named(tmp_path):
         _validate(folder)
 
 
-def test_validation_is_a_few_scans_per_table(tmp_path):
-    """Every rule of a table is counted in one query (plus one for its key): no query per rule."""
-    from bad_inputs import write
-
-    book = load_book(write(tmp_path / "book"))
+def _sent_queries(book) -> list[str]:
+    """The queries validation sends from now on (the DuckDB engine's connection, counted)."""
     queries = []
 
     class Counting:
@@ -272,7 +270,70 @@ def test_validation_is_a_few_scans_per_table(tmp_path):
             return attr
 
     book.engine.con = Counting(book.engine.con)  # the DuckDB engine's connection
+    return queries
+
+
+def test_validation_is_a_few_scans_per_table(tmp_path):
+    """Every rule of a table is counted in one query (plus one for its key): no query per rule."""
+    from bad_inputs import write
+
+    book = load_book(write(tmp_path / "book"))
+    queries = _sent_queries(book)
     validate_book(book, defaults().validation)
     on_usage = [q for q in queries if "raw_usage" in q or '"usage"' in q]
     assert len(on_usage) <= 2, on_usage
     assert len(queries) <= 4 * len(book.tables), len(queries)
+
+
+# Queries over several tables, whatever the book: probable duplicates of orders and of contracts,
+# contradictory histories, and the capacity counts.
+CROSS_TABLE_QUERIES = 4
+
+
+def test_a_clean_book_is_one_scan_per_table_and_one_per_key(tmp_path):
+    """On a clean book each table is read by one query counting every rule (unknown accounts
+    included) and, if it has a key, one grouping by the key; examples and hints are fetched only
+    for a check that found rows."""
+    from bad_inputs import write
+
+    book = load_book(write(tmp_path / "book"))
+    queries = _sent_queries(book)
+    report = validate_book(book, defaults().validation)
+    assert report.ok and not report.problems, report.to_text()
+    keyed = [table for table in book.tables if TABLES[table].key]
+    for table in book.tables:
+        reading = [q for q in queries if f'"raw_{table}"' in q]
+        assert len(reading) == 1 + (table in keyed), (table, reading)
+    assert len(queries) == len(book.tables) + len(keyed) + CROSS_TABLE_QUERIES, queries
+
+
+def test_follow_up_queries_only_for_the_checks_that_found_rows(tmp_path):
+    from bad_inputs import edit_csv, write
+
+    folder = write(tmp_path / "book", fmt="csv")
+    edit_csv(folder, "orders", lambda f: f.assign(amount=f["amount"].where(f.index != 1, "-5")))
+    edit_csv(folder, "usage", lambda f: pd.concat([f, f.iloc[:2]]))  # two rows repeat a key
+    book = load_book(folder)
+    queries = _sent_queries(book)
+    report = validate_book(book, defaults().validation)
+    found = {(p.table, p.check): p for p in report.problems}
+    assert set(found) == {("orders", ">= 0"), ("usage", "duplicate key")}, report.to_text()
+    assert found["orders", ">= 0"].count == 1 and found["usage", "duplicate key"].count == 4
+    assert [e["account_id"] for e in found["usage", "duplicate key"].examples][:1] == [
+        pd.read_csv(folder / "usage.csv", dtype=str)["account_id"][0]
+    ]
+    keyed = [table for table in book.tables if TABLES[table].key]
+    assert len(queries) == len(book.tables) + len(keyed) + CROSS_TABLE_QUERIES + 2  # examples of each failing check
+
+
+def test_missing_child_ids_are_not_unknown_accounts(book_copy):
+    """A missing account_id is a missing value, not an unknown account (NOT IN semantics: the
+    join that counts unknown ids in the one scan also finds the missing ones; the follow-up that
+    counts exactly drops them again)."""
+    edit(book_copy, "tickets", lambda f: f.assign(account_id=f["account_id"].where(f.index > 1, "")))
+    edit(book_copy, "surveys", lambda f: f.assign(account_id=f["account_id"].where(f.index > 1, "")))
+    edit(book_copy, "surveys", lambda f: f.assign(account_id=f["account_id"].where(f.index != 2, "NOPE")))
+    report, _found = checks(book_copy)
+    counts = {(p.table, p.check): p.count for p in report.problems}
+    assert counts[("tickets", "missing value")] == 2 and ("tickets", "unknown account") not in counts
+    assert counts[("surveys", "missing value")] == 2 and counts[("surveys", "unknown account")] == 1
