@@ -74,6 +74,13 @@ def test_a_killed_kernel_is_reported_killed(zygote, tmp_path):
     assert wait_for_end(process) == -signal.SIGKILL
 
 
+def test_a_zygote_closed_while_it_still_imports_ends_at_once():
+    z = Zygote()  # a run refused by its input checks closes the zygote within a second or two
+    clock = time.monotonic()
+    z.close()
+    assert time.monotonic() - clock < 2 and z.proc.poll() is not None
+
+
 def test_a_zygote_that_cannot_start_leaves_kernels_to_start_anew(monkeypatch):
     said = []
 

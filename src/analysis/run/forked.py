@@ -124,6 +124,8 @@ class Zygote:
         return ForkedProcess(pid, self)
 
     def close(self) -> None:
+        if not self._ready.is_set():  # still importing (a run refused before any notebook): no kernel to wait for
+            self.proc.kill()
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
         try:
