@@ -36,13 +36,26 @@ def summary_frame(names, estimates, std_errors=None, lower=None, upper=None, nul
 
 
 def adjust_p(p, method: str = "holm") -> np.ndarray:
-    """Multiple-testing correction (statsmodels), leaving missing p-values out rather than letting
-    one NaN blank the whole column: Holm (family-wise) by default, 'fdr_bh' for Benjamini-Hochberg."""
+    """Multiple-testing correction, leaving missing p-values out rather than letting one NaN blank
+    the whole column: Holm (family-wise) by default, 'fdr_bh' for Benjamini-Hochberg (statsmodels)."""
     from statsmodels.stats.multitest import multipletests  # statsmodels is slow to import
 
     p = np.asarray(p, dtype=float)
     out = np.full_like(p, np.nan)
     ok = ~np.isnan(p)
     if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
+        out[ok] = holm(p[ok]) if method == "holm" else multipletests(p[ok], method=method)[1]
+    return out
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values, the same arithmetic as statsmodels' ``multipletests(p,
+    method="holm")`` bit for bit (tests/test_core_summary.py). Written here because statsmodels'
+    Holm branch ends with ``gc.collect()``: a full collection of the notebook's heap, 0.2-0.7 s per
+    call, which the churn notebook paid about ten times (3.3 s of its 9 s)."""
+    order = np.argsort(p)  # as statsmodels sorts (tied p-values get the same adjusted value either way)
+    adjusted = np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1))
+    adjusted[adjusted > 1] = 1
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
     return out

@@ -110,6 +110,8 @@ class NonlinearCheck(DriversEstimator):
         from sklearn.inspection import permutation_importance
         from sklearn.metrics import roc_auc_score
 
+        from analysis.drivers.tree_reuse import TreeReuse
+
         table, _ = decided_contracts(contracts)
         if END not in table.columns:
             raise DataContractError(f"The contract table lacks column '{END}', needed to hold out the later contracts.")
@@ -158,7 +160,7 @@ class NonlinearCheck(DriversEstimator):
         if len(rows) > self.permutation_max_rows:
             rows = np.sort(rng.choice(rows, self.permutation_max_rows, replace=False))
         imp = permutation_importance(
-            gbm,
+            TreeReuse(gbm, matrix[rows]),
             matrix[rows],
             yv[rows],
             scoring="roc_auc",
@@ -186,7 +188,7 @@ class NonlinearCheck(DriversEstimator):
         importance["gbm_rank"] = importance["importance"].rank(ascending=False, method="first").astype(int)
         self.importance_ = importance.sort_values("gbm_rank")
         sample = matrix[rng.choice(len(matrix), min(len(matrix), self.pd_max_rows), replace=False)]
-        self.partial_dependence_ = self._partial_dependence(gbm, sample, frame, is_cat)
+        self.partial_dependence_ = self._partial_dependence(TreeReuse(gbm, sample), sample, frame, is_cat)
         self.pd_direction_ = pd.Series(
             {name: _pd_direction(curve) for name, curve in self.partial_dependence_.groupby("factor", sort=False)},
             dtype=object,

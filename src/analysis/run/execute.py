@@ -137,21 +137,31 @@ def classify(name: str, exc: BaseException, timeout: float | None) -> NotebookFa
 
 def render_html(executed: Path, target: Path) -> Path:
     """Code-free, self-contained HTML of an executed notebook (no inputs, no prompts, no CDN)."""
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
-        template_file="offline.html.j2",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-    )
-    body, _ = exporter.from_filename(str(executed))
+    body, _ = _exporter().from_filename(str(executed))
     target.write_text(body, encoding="utf-8")
     return target
+
+
+_EXPORTERS = threading.local()
+
+
+def _exporter():
+    """One HTML exporter per thread (a run renders its pages in one): each new exporter compiles
+    nbconvert's templates again, about 0.1 s of a run's CPU per page."""
+    if not hasattr(_EXPORTERS, "html"):
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+
+        _EXPORTERS.html = HTMLExporter(
+            template_name="lab",
+            extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+            template_file="offline.html.j2",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+        )
+    return _EXPORTERS.html
 
 
 class Kernels:
