@@ -76,7 +76,7 @@ def test_scikit_learns_permutation_importance_and_partial_dependence_are_unchang
     expected = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=3, random_state=1)
     assert np.array_equal(got.importances, expected.importances)
     for j in range(X.shape[1]):
-        kwargs = dict(categorical_features=is_cat, kind="average", grid_resolution=8, method="brute")
+        kwargs = {"categorical_features": is_cat, "kind": "average", "grid_resolution": 8, "method": "brute"}
         a = partial_dependence(reuse, X, [j], response_method="predict_proba", **kwargs)
         b = partial_dependence(model, X, [j], response_method="predict_proba", **kwargs)
         assert np.array_equal(a["average"], b["average"]), j

@@ -49,7 +49,7 @@ class TreeReuse(ClassifierMixin, BaseEstimator):
         self._splits_on = [_split_features(tree.nodes) for tree in self._trees]
         self._cached = [tree.predict(self._reference, **self._predict) for tree in self._trees]
 
-    def fit(self, X, y):  # noqa: ARG002 - scikit-learn's checks ask for it; the model is fitted already
+    def fit(self, X, y):  # scikit-learn's checks ask for it; the model is fitted already
         raise TypeError("TreeReuse wraps a fitted model; fit the model itself.")
 
     def _raw(self, X) -> np.ndarray:
@@ -57,7 +57,7 @@ class TreeReuse(ClassifierMixin, BaseEstimator):
         if np.shape(X) != np.shape(self.reference):
             return model._raw_predict(X)
         X = model._preprocess_X(X, reset=False)  # the model's own checks and category encoding
-        same = (X == self._reference) | (np.isnan(X) & np.isnan(self._reference))
+        same = (self._reference == X) | (np.isnan(X) & np.isnan(self._reference))
         changed = set(np.flatnonzero(~same.all(axis=0)).tolist())
         # As the model's _raw_predict: zeros + baseline, then each tree's values added in order.
         raw = np.zeros((X.shape[0], 1), dtype=model._baseline_prediction.dtype, order="F")
