@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -120,3 +121,33 @@ def test_forked_kernels_write_the_same_tables_as_kernels_started_anew(small_book
     for name in names:
         forked, fresh = (pd.read_parquet(results[p] / name) for p in (True, False))
         pd.testing.assert_frame_equal(forked, fresh, check_exact=True, obj=name)
+
+
+def test_the_zygote_and_every_kernel_get_the_runs_kernel_environment(monkeypatch, tmp_path):
+    from jupyter_client.manager import AsyncKernelManager
+
+    from analysis.params import load_params
+    from analysis.run.execute import Kernels
+    from analysis.run.kernel import kernel_environment
+
+    env = kernel_environment(load_params(None).pipeline)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert kernel_environment(load_params(None, {"pipeline": {"openmp_wait_policy": None}}).pipeline) == {}
+    z = Zygote(env)  # OpenMP reads the variable when it loads, in the zygote: its own environment has it
+    try:
+        text = Path(f"/proc/{z.proc.pid}/environ").read_text()
+        environ = dict(item.split("=", 1) for item in text.split("\0") if "=" in item)
+        assert environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    finally:
+        z.close()
+    seen = {}
+
+    async def launch(self, kernel_cmd, **kw):  # a kernel started anew: record what it would get
+        seen.update(kw["env"])
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_launch_kernel", launch)
+    manager = Kernels(None, env).manager_class()()
+    import asyncio
+
+    asyncio.run(manager._async_launch_kernel(["python", "-m", "ipykernel_launcher"], env={"KEEP": "1"}))
+    assert seen["OMP_WAIT_POLICY"] == "PASSIVE" and seen["KEEP"] == "1"

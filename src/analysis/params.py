@@ -561,6 +561,7 @@ class PipelineParams(Section):
     interrupt_grace: Annotated[float, Field(ge=0)]  # seconds an interrupted notebook gets before its kernel is killed
     blas_threads: PositiveInt | None  # OpenBLAS threads per notebook process (null: the library's default)
     preload_kernels: bool  # kernels forked from one process that imported the analysis stack once
+    openmp_wait_policy: Literal["passive", "active"] | None  # OMP_WAIT_POLICY of the kernels (null: as inherited)
     notebooks: dict[str, dict[str, Any]]  # per-notebook parameters: {notebook: {parameter: value}}
 
     def cell_timeout(self) -> int | None:

@@ -23,7 +23,6 @@ from analysis.report.checks import method_checks
 from analysis.report.context import Context, ReportTables, Section
 from analysis.report.history import report_inputs
 from analysis.report.profiles import Profile, build_profiles
-from analysis.report.reasons import account_reasons
 from analysis.report.render import embedded_font_css, render_page, write_page
 from analysis.report.sections import build_sections
 from analysis.report.sections.headline import headline_figures, write_headline
@@ -104,8 +103,7 @@ def compose(run, run_id: str = "", language: str | None = None, write_tables: bo
     ctx = Context.for_run(run_dir, run.tables.previous_run_dir, params, run.as_of, run_id, accounts)
     ctx.tables = ReportTables(run_dir, frames)
     figures = headline_figures(ctx)
-    sections, findings = build_sections(ctx, figures)
-    reasons, _, _ = account_reasons(ctx, findings)
+    sections, _, reasons = build_sections(ctx, figures)
     ids = [i for s in sections.values() for i in s.profile_ids]
     profiles = build_profiles(ctx, ids, sections, reasons)
     page = ManagerReport(ctx, figures, sections, profiles)

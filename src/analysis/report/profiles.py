@@ -91,7 +91,7 @@ def build_profiles(
         out.append(
             Profile(
                 id=account,
-                name=ctx.name_of(pd.Index([account])).iloc[0] or account,
+                name=_account(ctx, account, "name") or account,
                 facts=[f for f in facts if f],
                 kpis=[(label, value or "—") for label, value in kpis],
                 score_parts=_bars(ctx, row, CONTRIB, ctx.params.scoring.criteria),

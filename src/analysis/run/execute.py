@@ -172,11 +172,12 @@ class Kernels:
     the executed notebook shows where it stopped) and kills the ones that do not stop in time.
     """
 
-    def __init__(self, zygote: Zygote | None = None) -> None:
+    def __init__(self, zygote: Zygote | None = None, env: dict[str, str] | None = None) -> None:
         self._lock = threading.Lock()
         self._pids: set[int] = set()
         self.stopping = False
         self.zygote = zygote  # forks kernels with the analysis stack imported (None: start each anew)
+        self.env = dict(env or {})  # added to every kernel's environment
 
     def manager_class(self, cwd: Path | None = None) -> type:
         from jupyter_client.manager import AsyncKernelManager
@@ -186,6 +187,7 @@ class Kernels:
         class TrackedKernelManager(AsyncKernelManager):
             async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
                 # jupyter_client's documented place to launch kernel processes differently.
+                kw["env"] = {**(kw.get("env") or os.environ), **kernels.env}
                 zygote = kernels.zygote
                 if zygote is None or not zygote.can_launch(kernel_cmd):
                     return await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -194,7 +196,7 @@ class Kernels:
                     zygote.spawn,
                     kernel_cmd,
                     str(kw.get("cwd") or os.getcwd()),
-                    dict(kw.get("env") or os.environ),
+                    kw["env"],
                     log.name if log is not None else None,
                 )
                 provisioner = self.provisioner

@@ -58,7 +58,9 @@ class Zygote:
     """One ``python -m analysis.run.zygote`` per run. ``spawn`` is thread-safe; ``close`` ends it
     (the kernels it forked end with their notebooks, or when it is gone)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        """``env``: variables added to this process's environment for the zygote (and so for the
+        libraries it loads, which read some of them only then)."""
         self._lock = threading.Lock()  # guards _ended
         self._spawn_lock = threading.Lock()  # one request at a time, so that answers come back in order
         self._pids: queue.Queue = queue.Queue()
@@ -71,6 +73,7 @@ class Zygote:
             stdin=subprocess.PIPE,
             pass_fds=(answers_w,),
             text=True,
+            env={**os.environ, **(env or {})},
         )
         os.close(answers_w)
         self._answers = os.fdopen(answers_r, "r")

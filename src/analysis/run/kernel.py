@@ -15,6 +15,15 @@ from analysis.errors import ConfigError
 from analysis.paths import KERNEL_DISPLAY_NAME, KERNEL_NAME
 
 
+def kernel_environment(pipeline) -> dict[str, str]:
+    """Environment variables every kernel of a run gets (``pipeline``: ``params.pipeline``). They
+    must be in place when a kernel's libraries load, so the preloading process starts with them."""
+    env = {}
+    if pipeline.openmp_wait_policy is not None:
+        env["OMP_WAIT_POLICY"] = pipeline.openmp_wait_policy.upper()
+    return env
+
+
 def _writable_prefix() -> str | None:
     return sys.prefix if os.access(sys.prefix, os.W_OK) else None
 

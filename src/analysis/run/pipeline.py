@@ -33,7 +33,7 @@ from analysis.errors import ConfigError, DataContractError, PipelineError, RunLo
 from analysis.paths import KERNEL_NAME, NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.run import filing, runs, schedule
 from analysis.run.execute import NotebookFailure, render_html, storage_failure, strip_ansi  # noqa: F401 (API)
-from analysis.run.kernel import ensure_kernel, register_kernel  # noqa: F401 (API)
+from analysis.run.kernel import ensure_kernel, kernel_environment, register_kernel  # noqa: F401 (API)
 from analysis.run.plan import (  # noqa: F401 (API)
     STANDARD_PARAMETERS,
     Plan,
@@ -365,6 +365,7 @@ def _run(plan: Plan, out: Path, rid: str, started: dt.datetime, zygote: schedule
                 parallel=pipe.max_parallel_notebooks,
                 stop_grace=pipe.interrupt_grace,
                 zygote=zygote,
+                kernel_env=kernel_environment(pipe),
                 expected_seconds=runs.notebook_seconds(runs.latest_successful_run(out)),
             )
             failed = schedule.run_notebooks(_jobs(plan, tmp, params_file, out, rid), records, settings, save, say)

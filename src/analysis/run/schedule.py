@@ -32,6 +32,7 @@ from analysis.params import load_params
 from analysis.run import runs
 from analysis.run.execute import Kernels, NotebookFailure, classify, execute, render_html, storage_failure
 from analysis.run.forked import Zygote
+from analysis.run.kernel import kernel_environment
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Settings:
     parallel: int
     stop_grace: float
     zygote: Zygote | None  # forks kernels with the analysis stack imported (None: each kernel starts anew)
+    kernel_env: dict[str, str]  # added to every kernel's environment (kernel.kernel_environment)
     expected_seconds: dict[str, float]  # per notebook, from the last successful run (empty: none)
 
 
@@ -123,7 +125,7 @@ def run_notebooks(
     by_name = {job.source.stem: job for job in jobs}
     deps = catalog.dependencies(list(by_name))
     names = critical_path_order(list(by_name), deps, settings.expected_seconds)
-    kernels = Kernels(settings.zygote)
+    kernels = Kernels(settings.zygote, settings.kernel_env)
     pool = ThreadPoolExecutor(max_workers=max(1, settings.parallel), thread_name_prefix="notebook")
     renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page")
     running: dict[Future, str] = {}
@@ -200,13 +202,13 @@ def preloaded_kernels(config_path, overrides, say: Callable[[str], Any]) -> Iter
     parameters do not load (planning then reports why) or the zygote cannot start (kernels then
     start as the kernelspec says)."""
     try:
-        wanted = load_params(config_path, overrides).pipeline.preload_kernels
+        pipeline = load_params(config_path, overrides).pipeline
     except ConfigError:
-        wanted = False
+        pipeline = None
     zygote = None
-    if wanted:
+    if pipeline is not None and pipeline.preload_kernels:
         try:
-            zygote = Zygote()
+            zygote = Zygote(kernel_environment(pipeline))
         except OSError as exc:
             say(f"Kernels start one by one: the preloading process could not start ({exc}).")
     try:

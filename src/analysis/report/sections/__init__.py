@@ -40,8 +40,11 @@ ORDER = (
 )
 
 
-def build_sections(ctx: Context, figures: Mapping[str, Any]) -> tuple[dict[str, Section], pd.DataFrame | None]:
-    """Every section (``ORDER``), and the renewal-driver findings the reasons are drawn from."""
+def build_sections(
+    ctx: Context, figures: Mapping[str, Any]
+) -> tuple[dict[str, Section], pd.DataFrame | None, pd.Series]:
+    """Every section (``ORDER``), the renewal-driver findings the reasons are drawn from, and the
+    reasons per account (``reasons.account_reasons``)."""
     drivers = drivers_section(ctx)
     findings = drivers.data.get("findings") if drivers.available else None
     reasons, why_none, source = account_reasons(ctx, findings)
@@ -60,4 +63,4 @@ def build_sections(ctx: Context, figures: Mapping[str, Any]) -> tuple[dict[str, 
         "playbook": playbook_section(ctx),
         "quality": quality_section(ctx, method_checks(ctx)),
     }
-    return {key: built[key] for key in ORDER}, findings
+    return {key: built[key] for key in ORDER}, findings, reasons
