@@ -96,3 +96,40 @@ def test_it_refuses_to_be_fitted(fitted):
     model, X, y, _ = fitted
     with pytest.raises(TypeError, match="fit the model itself"):
         TreeReuse(model, X).fit(X, y)
+
+
+def test_only_the_trees_that_split_on_a_changed_column_run_again(fitted, monkeypatch):
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    model, X, _, _ = fitted
+    reuse = TreeReuse(model, X)
+    calls = []
+    original = TreePredictor.predict
+    monkeypatch.setattr(TreePredictor, "predict", lambda self, *a, **k: calls.append(self) or original(self, *a, **k))
+    noise = _variants(X)["two"].copy()
+    noise[:, :4] = X[:, :4]  # only the noise column differs
+    assert np.array_equal(reuse.decision_function(noise), model.decision_function(noise))
+    rerun = len(calls) - len(reuse._trees)  # the model's own call runs every tree
+    assert rerun == sum(4 in s for s in reuse._splits_on) < len(reuse._trees)
+
+
+def test_a_reference_changed_in_place_afterwards_does_not_change_the_cache():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(500, 3))
+    y = (X[:, 0] + rng.normal(size=500) > 0).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)  # no categories
+    reuse = TreeReuse(model, X)
+    X[:, 1] = 0.0  # the caller edits its own array
+    assert np.array_equal(reuse.decision_function(X), model.decision_function(X))
+
+
+def test_early_stopping_keeps_the_predictions_equal():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=3000) > 0).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=200, early_stopping=True, random_state=0).fit(X, y)
+    assert model.n_iter_ < 200
+    reuse = TreeReuse(model, X[:500].copy())
+    shuffled = X[:500].copy()
+    shuffled[:, 2] = shuffled[::-1, 2]
+    assert np.array_equal(reuse.predict_proba(shuffled), model.predict_proba(shuffled))

@@ -130,8 +130,12 @@ def test_the_zygote_and_every_kernel_get_the_runs_kernel_environment(monkeypatch
     from analysis.run.execute import Kernels
     from analysis.run.kernel import kernel_environment
 
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     env = kernel_environment(load_params(None).pipeline)
     assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's own setting is left as it is
+    assert kernel_environment(load_params(None).pipeline) == {}
+    monkeypatch.delenv("OMP_WAIT_POLICY")
     assert kernel_environment(load_params(None, {"pipeline": {"openmp_wait_policy": None}}).pipeline) == {}
     z = Zygote(env)  # OpenMP reads the variable when it loads, in the zygote: its own environment has it
     try:

@@ -24,6 +24,18 @@ def test_each_silhouette_equals_silhouette_score_bit_for_bit(working_memory):
     assert got == expected
 
 
+def test_the_distances_are_assembled_from_every_chunk():
+    from sklearn.metrics import euclidean_distances
+
+    from analysis.segments.selection import _distances
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(700, 4))
+    with sklearn.config_context(working_memory=1):  # chunks of about 190 rows
+        D = _distances(X)
+    assert D.shape == (700, 700) and np.allclose(D, euclidean_distances(X)) and (np.diag(D) == 0).all()
+
+
 def test_a_labelling_with_one_cluster_has_no_silhouette_and_the_others_keep_theirs():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(200, 3))

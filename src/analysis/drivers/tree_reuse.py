@@ -12,8 +12,10 @@ scikit-learn nor another library reuses per-tree predictions; on the sample book
 boosting check of notebook 05 from 8.5 s to 5.5 s.
 
 It reads scikit-learn's fitted trees (``_predictors``, ``_baseline_prediction``, ``_bin_mapper``,
-``_preprocess_X`` and each tree's ``predict``), which are not public; when they are missing (another
-scikit-learn) or the model is not a binary classifier, every call goes to the model itself.
+``_preprocess_X`` and each tree's ``predict``), which are not public: when the attributes it checks
+are missing or the model is not a binary classifier, every call goes to the model itself; other
+changes in another scikit-learn make it raise, and the tests compare it with the model bit for bit.
+The trees and the reference are taken when it is made: refit the model, make a new one.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ class TreeReuse(ClassifierMixin, BaseEstimator):
             "f_idx_map": feature_map,
             "n_threads": _openmp_effective_n_threads(),
         }
-        self._reference = model._preprocess_X(reference, reset=False)
+        # A copy: without categories the model's check returns the caller's own array, which
+        # the caller may change later (the cached values would then be stale).
+        self._reference = np.array(model._preprocess_X(reference, reset=False), copy=True)
         self._trees = [iteration[0] for iteration in model._predictors]
         self._splits_on = [_split_features(tree.nodes) for tree in self._trees]
         self._cached = [tree.predict(self._reference, **self._predict) for tree in self._trees]

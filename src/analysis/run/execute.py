@@ -147,7 +147,7 @@ _EXPORTERS = threading.local()
 
 def _exporter():
     """One HTML exporter per thread (a run renders its pages in one): each new exporter compiles
-    nbconvert's templates again, about 0.1 s of a run's CPU per page."""
+    nbconvert's templates again, about 0.5 s of CPU per page."""
     if not hasattr(_EXPORTERS, "html"):
         from jinja2 import DictLoader
         from nbconvert import HTMLExporter

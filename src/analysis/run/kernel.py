@@ -17,9 +17,10 @@ from analysis.paths import KERNEL_DISPLAY_NAME, KERNEL_NAME
 
 def kernel_environment(pipeline) -> dict[str, str]:
     """Environment variables every kernel of a run gets (``pipeline``: ``params.pipeline``). They
-    must be in place when a kernel's libraries load, so the preloading process starts with them."""
+    must be in place when a kernel's libraries load, so the preloading process starts with them.
+    A variable the runner's own environment sets already is left as it is (the user's choice)."""
     env = {}
-    if pipeline.openmp_wait_policy is not None:
+    if pipeline.openmp_wait_policy is not None and "OMP_WAIT_POLICY" not in os.environ:
         env["OMP_WAIT_POLICY"] = pipeline.openmp_wait_policy.upper()
     return env
 

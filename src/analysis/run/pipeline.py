@@ -229,6 +229,8 @@ def run_pipeline(
 # compiles a Lark grammar when jsonschema imports it: 2.6 s of the runner's CPU at the start of
 # every run, beside the input checks and the kernels' imports. It only adds draft-7 "iri" formats,
 # which nbformat's draft-4 notebook schema never uses, so the runner's nbformat goes without it.
+# jsonschema looks for it once: when the warm-up is what first imports jsonschema, that process's
+# jsonschema has no "iri" checks afterwards (the runner's notebooks never need them).
 IRI_GRAMMAR = "rfc3987_syntax"
 
 
@@ -242,7 +244,7 @@ def _import_quietly(*modules: str) -> None:
                 importlib.import_module(module)
     finally:
         if hidden and sys.modules.get(IRI_GRAMMAR, False) is None:
-            del sys.modules[IRI_GRAMMAR]  # importable again by anyone who asks for it later
+            del sys.modules[IRI_GRAMMAR]  # the module itself is importable again afterwards
 
 
 def _warm_imports() -> threading.Thread:

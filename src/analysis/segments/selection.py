@@ -181,11 +181,27 @@ def _silhouettes(X: np.ndarray, labellings: list[np.ndarray]) -> list[float]:
     usable = [len(np.unique(labels)) >= 2 for labels in labellings]
     if not any(usable):
         return [float("nan")] * len(labellings)
-    distances = np.vstack(list(pairwise_distances_chunked(X, metric="euclidean")))
+    distances = _distances(X)
     return [
         float(silhouette_score(distances, labels, metric="precomputed")) if ok else float("nan")
         for labels, ok in zip(labellings, usable, strict=True)
     ]
+
+
+def _distances(X: np.ndarray) -> np.ndarray:
+    """The rows' pairwise distances as ``silhouette_score`` computes them, chunk by chunk into one
+    matrix (a single chunk, the usual case, is used as it is: no second copy)."""
+    chunks = pairwise_distances_chunked(X, metric="euclidean")
+    first = next(chunks)
+    if len(first) == len(X):
+        return first
+    distances = np.empty((len(X), len(X)), dtype=first.dtype)
+    distances[: len(first)] = first
+    row = len(first)
+    for chunk in chunks:
+        distances[row : row + len(chunk)] = chunk
+        row += len(chunk)
+    return distances
 
 
 def chosen_k(selection: pd.DataFrame, algorithm: str) -> int:
