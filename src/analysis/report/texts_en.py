@@ -265,7 +265,7 @@ EN: dict[str, str] = {
     "status_possible": "possible, unconfirmed",
     "status_depends": "depends on segment",
     "status_no_clear": "no clear effect",
-    "drivers_confirmed": "Confirmed by both checks (clear after correcting for testing many factors, and by a held-out model on later contracts): {factors}.",
+    "drivers_confirmed": "Confirmed by both checks (clear after correcting for testing many factors, and by a model built on earlier contracts that finds the same on later ones): {factors}.",
     "drivers_none_confirmed": "No factor is confirmed by both checks: nothing here should lead a decision.",
     "drivers_possible": "Possible, unconfirmed (clear in one check only): {factors}.",
     "drivers_depends": "Depends on segment (the direction flips between segments, so no overall effect is stated): {factors}.",
